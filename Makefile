@@ -1,0 +1,39 @@
+# The two commands a fresh Debian machine needs (see README):
+#   make demo   - set up and run the main job (renders the ARKit showcase and the README stills)
+#   make test   - set up and run the test suite (what CI runs)
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+OUT ?= out
+
+.PHONY: setup system-deps demo test bench clean
+
+system-deps:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	if ! dpkg -s $$(cat packages.txt) espeak-ng >/dev/null 2>&1; then \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$(cat packages.txt) espeak-ng; \
+	fi
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+setup: system-deps $(VENV)/.installed
+
+demo: setup
+	mkdir -p $(OUT)
+	$(PY) -m emoanim showcase --out $(OUT)/showcase.mp4
+	$(PY) -m emoanim stills --out $(OUT)/stills.png
+	@echo "open $(OUT)/showcase.mp4 and $(OUT)/stills.png"
+
+test: setup
+	$(PY) -m pytest -q tests
+
+bench: setup
+	$(PY) -m emoanim bench render
+
+clean:
+	rm -rf $(OUT) .pytest_cache

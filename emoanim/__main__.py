@@ -1,0 +1,3 @@
+from emoanim.cli import main
+
+raise SystemExit(main())

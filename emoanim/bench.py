@@ -1,0 +1,105 @@
+"""Benchmarks (``python -m emoanim bench TARGET``): speed and memory, printed as a small report."""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _rss_mib() -> float:
+    """Resident memory of this process now (Linux /proc), MiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def talking_motion(rig, seconds: float, fps: float = 25.0, seed: int = 0) -> np.ndarray:
+    """A plausible moving face for timing: syllable-rate jaw, blinks, smile and head drift."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(round(seconds * fps))) / fps
+    params = np.tile(rig.neutral(), (len(t), 1))
+
+    def set_curve(name: str, values: np.ndarray) -> None:
+        if name in rig.param_names:
+            params[:, rig.param_index(name)] = values
+
+    set_curve("jawOpen", 0.35 * np.clip(np.sin(2 * np.pi * 4.0 * t + rng.uniform(0, 6)), 0, None))
+    set_curve("mouthSmileLeft", 0.3 + 0.2 * np.sin(0.5 * t))
+    set_curve("mouthSmileRight", 0.3 + 0.2 * np.sin(0.5 * t))
+    blink = (np.sin(2 * np.pi * 0.35 * t) > 0.97).astype(np.float32)
+    set_curve("eyeBlinkLeft", blink)
+    set_curve("eyeBlinkRight", blink)
+    set_curve("headYaw", 0.12 * np.sin(0.7 * t))
+    set_curve("headPitch", 0.05 * np.sin(1.3 * t))
+    return params
+
+
+def bench_render(seconds: float = 20.0, size: int = 512, avatar: str | None = None) -> dict[str, float]:
+    """Render + encode a ``seconds`` clip with audio at ``size``^2; report frames/s and memory."""
+    from emoanim.render.animate import render_frames, render_video
+    from emoanim.render.renderer import FaceRenderer, RenderConfig
+    from emoanim.rigs import load_rig
+
+    t0 = time.perf_counter()
+    rig = load_rig("arkit", avatar=avatar)
+    load_s = time.perf_counter() - t0
+    fps = 25.0
+    params = talking_motion(rig, seconds, fps)
+    sample_rate = 48000
+    audio = (0.1 * np.random.default_rng(0).standard_normal(int(seconds * sample_rate))).astype(np.float32)
+    config = RenderConfig(size, size)
+
+    t0 = time.perf_counter()
+    rig.vertices(params)
+    pose_s = time.perf_counter() - t0
+
+    with FaceRenderer(rig, config) as renderer:  # rendering alone, no encoder
+        t0 = time.perf_counter()
+        frames = sum(1 for _ in render_frames(renderer, params))
+        render_only_fps = frames / (time.perf_counter() - t0)
+
+    rss: list[float] = []
+
+    def sample_memory(done: int, total: int) -> None:
+        if done % 25 == 0:
+            rss.append(_rss_mib())
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        out = render_video(rig, params, fps, Path(tmp) / "bench.mp4", audio, sample_rate, config, sample_memory)
+        total_s = time.perf_counter() - t0
+        size_mib = out.stat().st_size / 2**20
+    quarter = rss[len(rss) // 4]
+    return {
+        "clip_seconds": seconds,
+        "frames": len(params),
+        "size_px": size,
+        "rig_load_s": load_s,
+        "pose_ms_per_frame": 1000 * pose_s / len(params),
+        "render_only_fps": render_only_fps,
+        "end_to_end_fps": len(params) / total_s,
+        "realtime_factor": seconds / total_s,
+        "rss_at_25pct_mib": quarter,
+        "rss_at_end_mib": rss[-1],
+        "rss_growth_mib": rss[-1] - quarter,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "mp4_mib": size_mib,
+    }
+
+
+BENCHMARKS = {"render": bench_render}
+
+
+def run_benchmark(target: str, **options) -> dict[str, float]:
+    results = BENCHMARKS[target](**options)
+    width = max(map(len, results))
+    print(f"bench {target}")
+    for key, value in results.items():
+        print(f"  {key:{width}s}  {value:.3f}" if isinstance(value, float) else f"  {key:{width}s}  {value}")
+    return results

@@ -1,0 +1,132 @@
+"""Command line: ``python -m emoanim COMMAND``. Each command is a thin layer over the package."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from emoanim.errors import EmoAnimError
+
+
+def _add_rig_options(parser: argparse.ArgumentParser) -> None:
+    from emoanim.rigs import DEFAULT_RIG, RIG_NAMES
+
+    parser.add_argument("--rig", default=DEFAULT_RIG, help=f"face model: {' | '.join(RIG_NAMES)}")
+    parser.add_argument("--avatar", default=None, help="Anny identity for the arkit rig (see `avatars`)")
+    parser.add_argument("--flame-model", type=Path, default=None, help="FLAME model file (.pkl/.npz) for --rig flame")
+    parser.add_argument("--num-expressions", type=int, default=50, choices=(50, 100), help="FLAME expressions")
+
+
+def _add_render_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--size", type=int, default=512, help="video width and height in pixels (even)")
+    parser.add_argument("--background", default="#EEF0F4", help="background colour, '#RRGGBB' or 'R,G,B'")
+
+
+def _render_config(args: argparse.Namespace):
+    from emoanim.render.renderer import RenderConfig, parse_color
+
+    return RenderConfig(width=args.size, height=args.size, background=parse_color(args.background))
+
+
+def _rig(args: argparse.Namespace):
+    from emoanim.rigs import load_rig
+
+    return load_rig(args.rig, avatar=args.avatar, flame_model=args.flame_model, num_expressions=args.num_expressions)
+
+
+def cmd_render(args: argparse.Namespace) -> None:
+    from emoanim.audio import load_audio
+    from emoanim.motion import load_motion
+    from emoanim.render.animate import MUX_SAMPLE_RATE, render_video
+
+    motion = load_motion(args.motion, expect_rig=args.rig, num_expressions=args.num_expressions)
+    config = _render_config(args)  # checked before the slow parts
+    audio = load_audio(args.audio, sample_rate=MUX_SAMPLE_RATE) if args.audio else None
+    rig = _rig(args)
+    out = render_video(rig, motion.params, motion.fps, args.out, audio=audio, sample_rate=MUX_SAMPLE_RATE, config=config)
+    print(f"wrote {out}")
+
+
+def cmd_showcase(args: argparse.Namespace) -> None:
+    from emoanim.render.showcase import render_showcase
+
+    out = render_showcase(_rig(args), args.out, _render_config(args))
+    print(f"wrote {out}")
+
+
+def cmd_stills(args: argparse.Namespace) -> None:
+    from emoanim.render.showcase import DOC_POSES, grid, render_poses, save_png
+
+    rig = _rig(args)
+    config = _render_config(args)
+    if args.all_actions:
+        poses = {name: {name: 0.35 if name.startswith("head") else 1.0} for name in rig.param_names}
+        image = grid(render_poses(rig, poses, config), columns=8)
+    else:
+        image = grid(render_poses(rig, DOC_POSES, config), columns=len(DOC_POSES))
+    print(f"wrote {save_png(image, args.out)}")
+
+
+def cmd_avatars(args: argparse.Namespace) -> None:
+    from emoanim.rigs.arkit import AVATARS, DEFAULT_AVATAR
+
+    for name, avatar in AVATARS.items():
+        default = " (default)" if name == DEFAULT_AVATAR else ""
+        print(f"{name:8s} {avatar.description}{default}")
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from emoanim.bench import run_benchmark
+
+    run_benchmark(args.target, seconds=args.seconds, size=args.size, avatar=args.avatar)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m emoanim", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("render", help="render a motion file (and its audio) to an MP4")
+    p.add_argument("--motion", type=Path, required=True, help="motion .npz (params, names, fps, rig)")
+    p.add_argument("--audio", type=Path, default=None, help="speech to mux in; the video lasts as long as it")
+    p.add_argument("--out", type=Path, required=True, help="output .mp4")
+    _add_rig_options(p)
+    _add_render_options(p)
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("showcase", help="an MP4 raising every rig parameter in turn, labelled")
+    p.add_argument("--out", type=Path, required=True)
+    _add_rig_options(p)
+    _add_render_options(p)
+    p.set_defaults(func=cmd_showcase)
+
+    p = sub.add_parser("stills", help="a PNG strip of key poses (or --all-actions: a grid of every action)")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--all-actions", action="store_true")
+    _add_rig_options(p)
+    _add_render_options(p)
+    p.set_defaults(func=cmd_stills, size=256)
+
+    p = sub.add_parser("avatars", help="list the named Anny identities")
+    p.set_defaults(func=cmd_avatars)
+
+    p = sub.add_parser("bench", help="speed and memory benchmarks")
+    p.add_argument("target", choices=("render",))
+    p.add_argument("--seconds", type=float, default=20.0, help="length of the benchmark clip")
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--avatar", default=None)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except EmoAnimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,5 @@
+"""User-facing errors: one clear line that says what is wrong and what to do."""
+
+
+class EmoAnimError(Exception):
+    """An error caused by user input or environment, reported without a traceback."""

@@ -1,0 +1,153 @@
+"""Headless offscreen rendering of a rig's meshes with pyrender.
+
+One scene per video: the mesh's vertex buffer is overwritten in place every frame instead of
+building a new scene, which is what makes CPU rendering (OSMesa/llvmpipe) real-time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from emoanim.errors import EmoAnimError
+from emoanim.rigs.base import FaceRig
+from emoanim.render.platform import choose_gl_platform, stable_context_ids
+from emoanim.rigs.mesh import VertexNormals
+
+
+@dataclass
+class RenderConfig:
+    width: int = 512
+    height: int = 512
+    background: tuple[float, float, float] = (0.93, 0.94, 0.96)  # RGB in [0, 1]
+    yfov_degrees: float = 18.0
+    margin: float = 1.08  # how much room to leave around the face
+
+
+def parse_color(text: str) -> tuple[float, float, float]:
+    """'#RRGGBB' or 'r,g,b' (0-255) -> RGB floats in [0, 1]."""
+    text = text.strip()
+    try:
+        if text.startswith("#") and len(text) == 7:
+            return tuple(int(text[i : i + 2], 16) / 255.0 for i in (1, 3, 5))  # type: ignore[return-value]
+        parts = [float(p) for p in text.split(",")]
+        if len(parts) == 3 and all(0 <= p <= 255 for p in parts):
+            return tuple(p / 255.0 for p in parts)  # type: ignore[return-value]
+    except ValueError:
+        pass
+    raise EmoAnimError(f"cannot read colour '{text}': use '#RRGGBB' or 'R,G,B' with values 0-255")
+
+
+class FaceRenderer:
+    """Renders one rig's meshes to RGB frames. Use as a context manager (it owns a GL context)."""
+
+    def __init__(self, rig: FaceRig, config: RenderConfig | None = None) -> None:
+        self.rig = rig
+        self.config = config or RenderConfig()
+        if self.config.width % 2 or self.config.height % 2 or min(self.config.width, self.config.height) < 16:
+            raise EmoAnimError("render size must be even and at least 16 pixels (H.264 needs even sizes)")
+        choose_gl_platform()
+        try:
+            import pyrender
+        except Exception as exc:  # ImportError, or PyOpenGL failing to find the GL library
+            raise EmoAnimError(
+                f"offscreen OpenGL is unavailable ({exc}); install libosmesa6 (CPU) or libegl1 (GPU), "
+                "or set PYOPENGL_PLATFORM=osmesa|egl"
+            ) from exc
+        self._pyrender = pyrender
+        stable_context_ids()
+        self._normals = VertexNormals(rig.faces, rig.num_vertices)
+        neutral = rig.vertices(rig.neutral()[None])[0]
+        self._primitive = pyrender.Primitive(
+            positions=neutral,
+            normals=self._normals(neutral),
+            color_0=np.concatenate([rig.vertex_colors, np.ones((rig.num_vertices, 1), np.float32)], 1),
+            indices=rig.faces,
+            material=pyrender.MetallicRoughnessMaterial(
+                baseColorFactor=(1.0, 1.0, 1.0, 1.0), metallicFactor=0.0, roughnessFactor=0.62
+            ),
+        )
+        self.scene = self._build_scene(neutral)
+        try:
+            self._renderer = pyrender.OffscreenRenderer(self.config.width, self.config.height)
+        except Exception as exc:
+            raise EmoAnimError(
+                f"could not create an offscreen OpenGL context with PYOPENGL_PLATFORM="
+                f"{os.environ.get('PYOPENGL_PLATFORM')} ({exc}); try PYOPENGL_PLATFORM=osmesa "
+                "(set before anything imports OpenGL)"
+            ) from exc
+
+    def _build_scene(self, neutral: np.ndarray):
+        pr = self._pyrender
+        cfg = self.config
+        scene = pr.Scene(bg_color=(*cfg.background, 1.0), ambient_light=(0.32, 0.30, 0.30))
+        scene.add(pr.Mesh([self._primitive]))
+        # Frame the face: from the chin to the brows, centred between eyes and mouth.
+        face = neutral[neutral[:, 2] > np.percentile(neutral[:, 2], 40)]
+        lo, hi = face.min(0), face.max(0)
+        centre = np.array([0.0, 0.5 * (lo[1] + hi[1]), 0.0])
+        half = 0.5 * max(hi[1] - lo[1], (hi[0] - lo[0]) * cfg.height / cfg.width) * cfg.margin
+        yfov = np.radians(cfg.yfov_degrees)
+        distance = half / np.tan(yfov / 2) + hi[2]
+        camera = pr.PerspectiveCamera(yfov=yfov, aspectRatio=cfg.width / cfg.height, znear=0.05, zfar=5.0)
+        self.camera, self.camera_pose = camera, _look_at(centre + [0, 0, distance], centre)
+        scene.add(camera, pose=self.camera_pose)
+        # Soft three-point lighting: warm key from upper left, cool fill from the right, rim behind.
+        for direction, colour, intensity in (
+            ((-0.6, 0.5, 1.0), (1.0, 0.96, 0.9), 3.2),
+            ((0.8, 0.1, 0.8), (0.85, 0.9, 1.0), 1.4),
+            ((0.0, 0.6, -1.0), (1.0, 1.0, 1.0), 2.0),
+        ):
+            light = pr.DirectionalLight(color=colour, intensity=intensity)
+            scene.add(light, pose=_look_at(centre + np.asarray(direction), centre))
+        return scene
+
+    def render(self, vertices: np.ndarray) -> np.ndarray:
+        """vertices [V, 3] -> RGB uint8 [H, W, 3]."""
+        from OpenGL.GL import GL_ARRAY_BUFFER, glBindBuffer, glBufferSubData
+
+        self._renderer._platform.make_current()
+        if self._primitive._vaid is not None:  # bound after the first render: update in place
+            data = np.concatenate([vertices, self._normals(vertices), self._primitive.color_0], axis=1)
+            glBindBuffer(GL_ARRAY_BUFFER, self._primitive._buffers[0])
+            glBufferSubData(GL_ARRAY_BUFFER, 0, data.nbytes, np.ascontiguousarray(data, dtype=np.float32))
+        else:
+            self._primitive.positions = vertices
+            self._primitive.normals = self._normals(vertices)
+        color, _ = self._renderer.render(self.scene, flags=self._pyrender.RenderFlags.NONE)
+        return color
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """World points [N, 3] -> pixel coordinates [N, 2] (column, row) in the rendered image."""
+        cfg = self.config
+        view = np.linalg.inv(self.camera_pose)
+        clip = np.c_[points, np.ones(len(points))] @ (self.camera.get_projection_matrix(cfg.width, cfg.height) @ view).T
+        ndc = clip[:, :2] / clip[:, 3:]
+        return np.stack([(ndc[:, 0] + 1) / 2 * cfg.width, (1 - ndc[:, 1]) / 2 * cfg.height], axis=1)
+
+    def close(self) -> None:
+        if getattr(self, "_renderer", None) is not None:
+            self._renderer.delete()
+            self._renderer = None
+
+    def __enter__(self) -> "FaceRenderer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, 1.0, 0.0)) -> np.ndarray:
+    """Camera/light pose (OpenGL convention: looks down its -Z) placed at eye, facing target."""
+    eye = np.asarray(eye, float)
+    forward = eye - np.asarray(target, float)
+    forward /= np.linalg.norm(forward)
+    right = np.cross(up, forward)
+    if np.linalg.norm(right) < 1e-6:
+        right = np.array([1.0, 0.0, 0.0])
+    right /= np.linalg.norm(right)
+    pose = np.eye(4)
+    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, np.cross(forward, right), forward, eye
+    return pose

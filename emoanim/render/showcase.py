@@ -1,0 +1,78 @@
+"""Pictures and videos for checking a rig by eye: every ARKit action, labelled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from emoanim.errors import EmoAnimError
+from emoanim.render.animate import render_video
+from emoanim.render.renderer import FaceRenderer, RenderConfig
+from emoanim.rigs.base import FaceRig
+
+# The poses of the README's still strip: what the rig looks like at a glance.
+DOC_POSES: dict[str, dict[str, float]] = {
+    "neutral": {},
+    "jawOpen": {"jawOpen": 1.0},
+    "smile": {"mouthSmileLeft": 1.0, "mouthSmileRight": 1.0, "cheekSquintLeft": 0.5, "cheekSquintRight": 0.5},
+    "blink": {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0},
+    "brows down": {"browDownLeft": 1.0, "browDownRight": 1.0},
+}
+
+
+def label(image: np.ndarray, text: str) -> np.ndarray:
+    """Write ``text`` in the top-left corner of an RGB frame."""
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=max(12, image.shape[0] // 22))
+    draw.text((8, 6), text, fill=(30, 30, 40), font=font)
+    return np.asarray(canvas)
+
+
+def render_poses(rig: FaceRig, poses: dict[str, dict[str, float]], config: RenderConfig) -> list[np.ndarray]:
+    """One labelled still per named pose."""
+    with FaceRenderer(rig, config) as renderer:
+        params = np.concatenate([rig.params_from_dict(values) for values in poses.values()])
+        return [label(renderer.render(v), name) for name, v in zip(poses, rig.vertices(params))]
+
+
+def grid(images: list[np.ndarray], columns: int) -> np.ndarray:
+    """Tile equally sized images row by row, padding the last row with white."""
+    rows = -(-len(images) // columns)
+    blank = np.full_like(images[0], 255)
+    cells = images + [blank] * (rows * columns - len(images))
+    return np.concatenate([np.concatenate(cells[r * columns : (r + 1) * columns], 1) for r in range(rows)], 0)
+
+
+def save_png(image: np.ndarray, path: str | Path) -> Path:
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise EmoAnimError(f"output folder does not exist: {path.parent}")
+    Image.fromarray(image).save(path)
+    return path
+
+
+def action_sweep(rig: FaceRig, fps: float = 25.0, seconds_per_action: float = 1.0) -> tuple[np.ndarray, list[str]]:
+    """Each parameter raised to its extreme and back, one after another.
+
+    Returns params [T, D] and the label of each frame. Head angles sweep to +-0.35 rad.
+    """
+    n = max(2, int(round(seconds_per_action * fps)))
+    ramp = np.sin(np.linspace(0.0, np.pi, n)) ** 2  # eased 0 -> 1 -> 0
+    frames, labels = [], []
+    for i, name in enumerate(rig.param_names):
+        block = np.tile(rig.neutral(), (n, 1))
+        block[:, i] += ramp * (0.35 if name.startswith("head") else 1.0)
+        frames.append(block)
+        labels += [name] * n
+    return np.concatenate(frames), labels
+
+
+def render_showcase(rig: FaceRig, out_path: str | Path, config: RenderConfig, fps: float = 25.0) -> Path:
+    """An MP4 that raises every parameter of the rig in turn, each frame labelled with its name."""
+    params, labels = action_sweep(rig, fps)
+    return render_video(
+        rig, params, fps, out_path, config=config, overlay=lambda index, image: label(image, labels[index])
+    )

@@ -1,0 +1,59 @@
+"""Face rigs: parameters -> meshes. ``load_rig`` builds one by name.
+
+``rig_param_names`` answers which parameters a rig has without building its mesh, so that
+motion files can be validated cheaply.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emoanim.errors import EmoAnimError
+from emoanim.rigs.base import FaceRig
+
+RIG_NAMES = ("arkit", "flame")
+DEFAULT_RIG = "arkit"
+
+
+def _check_rig_name(name: str) -> None:
+    if name not in RIG_NAMES:
+        raise EmoAnimError(f"unknown rig '{name}'; choose one of: {', '.join(RIG_NAMES)}")
+
+
+def rig_param_names(name: str, num_expressions: int = 50) -> tuple[str, ...]:
+    """Ordered parameter names of a rig, without loading any model file."""
+    _check_rig_name(name)
+    if name == "arkit":
+        from emoanim.rigs.arkit import ARKIT_PARAMS
+
+        return ARKIT_PARAMS
+    from emoanim.rigs.flame import flame_param_names
+
+    return flame_param_names(num_expressions)
+
+
+def load_rig(
+    name: str = DEFAULT_RIG,
+    avatar: str | None = None,
+    flame_model: str | Path | None = None,
+    num_expressions: int = 50,
+) -> FaceRig:
+    """Build a rig by name. ``avatar`` picks an Anny identity (arkit); FLAME needs its model file."""
+    _check_rig_name(name)
+    if name == "arkit":
+        from emoanim.rigs.arkit import ArkitRig
+
+        return ArkitRig(avatar=avatar)
+    if avatar is not None:
+        raise EmoAnimError("avatars are only available for the 'arkit' rig; FLAME's identity comes from its model file")
+    if flame_model is None:
+        raise EmoAnimError(
+            "the 'flame' rig needs a FLAME model file: pass --flame-model PATH "
+            "(FLAME 2020 generic_model.pkl or FLAME 2023 Open, from flame.is.tue.mpg.de)"
+        )
+    from emoanim.rigs.flame import FlameRig
+
+    return FlameRig(flame_model, num_expressions=num_expressions)
+
+
+__all__ = ["FaceRig", "RIG_NAMES", "DEFAULT_RIG", "load_rig", "rig_param_names"]
