@@ -34,10 +34,10 @@ import numpy as np
 import scipy.sparse
 
 HEAD_RADIUS = 0.09
-N_LON = 60  # 6 degrees per segment; column 0 faces +Z
+N_LON = 80  # 4.5 degrees per segment; column 0 faces +Z
 LAST_RING = 17  # rings 1..17 at 9 degree steps from the top; ring 17 is the open neck
-MOUTH_RING, MOUTH_HALF = 13, 3  # slit on ring 13 from column -3 to +3 (corners at +-3)
-EYE_RING, EYE_COLUMN, EYE_HALF = 8, 6, 2  # eye slits on ring 8 around columns +-6
+MOUTH_RING, MOUTH_HALF = 13, 4  # slit on ring 13 from column -4 to +4 (corners at +-4)
+EYE_RING, EYE_COLUMN, EYE_HALF = 8, 8, 3  # eye slits on ring 8 around columns +-8 (36 deg)
 EYEBALL_RADIUS = 0.012
 NUM_SHAPE = 300
 

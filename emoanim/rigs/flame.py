@@ -69,7 +69,12 @@ def flame_param_names(num_expressions: int = 50) -> tuple[str, ...]:
 
 
 class FlameRig(FaceRig):
-    """FLAME head posed by expressions and jaw/neck/global/eye rotations (identity fixed)."""
+    """FLAME head posed by expressions and jaw/neck/global/eye rotations (identity fixed).
+
+    Besides ``REQUIRED_GROUPS`` (lips and eyelids from the mouth and eye boundary loops,
+    corners excluded, ordered by ascending x), ``vertex_groups`` has ``eyeball_left``,
+    ``eyeball_right`` and ``eyes`` (both). ``v_template`` [V, 3] is the rest mesh.
+    """
 
     name = "flame"
     frames_per_chunk = 128  # bounds LBS memory: [chunk, V, 3, 4] floats per step
@@ -172,7 +177,7 @@ def _read_model(raw: dict[str, Any], path: Path, num_expressions: int) -> dict[s
         raise bad_shape("shapedirs", shapedirs, f"[{v}, 3, {NUM_SHAPE_COMPONENTS} + expressions]")
     available = shapedirs.shape[2] - NUM_SHAPE_COMPONENTS
     if available < num_expressions:
-        hint = " (use 50 expressions)" if available >= 50 else ""
+        hint = " (use 50: --num-expressions 50)" if available >= 50 else ""
         raise EmoAnimError(
             f"{path} has only {max(available, 0)} FLAME expression components, fewer than "
             f"the {num_expressions} asked for{hint}"
@@ -237,6 +242,7 @@ class _Anatomy:
         self.groups: dict[str, np.ndarray] = {}
         self.eyeballs = np.zeros(0, dtype=np.int64)
         self.eye_centres: list[np.ndarray] = []  # left, right
+        self.eye_radii: list[float] = []
         self.eyeball_of: list[np.ndarray] = []  # left, right vertex indices
         self.mouth_loop = np.zeros(0, dtype=np.int64)
         self.mouth_width = 0.0
@@ -255,17 +261,18 @@ def _find_anatomy(
             raise EmoAnimError(f"{path} is not a usable FLAME model: no eyeball vertices for joint {joint}")
         anatomy.eyeball_of.append(ids)
         anatomy.eye_centres.append(verts[ids].mean(axis=0))
+        anatomy.eye_radii.append(float(np.linalg.norm(verts[ids] - anatomy.eye_centres[-1], axis=1).mean()))
     is_eyeball = np.zeros(len(verts), dtype=bool)
     is_eyeball[np.concatenate(anatomy.eyeball_of)] = True
     anatomy.eyeballs = np.flatnonzero(is_eyeball).astype(np.int64)
     anatomy.groups["eyeball_left"] = anatomy.eyeball_of[0].astype(np.int64)
     anatomy.groups["eyeball_right"] = anatomy.eyeball_of[1].astype(np.int64)
+    anatomy.groups["eyes"] = anatomy.eyeballs  # both, as the arkit rig names them
 
-    loops = [loop for loop in _boundary_loops(faces, len(verts)) if not is_eyeball[loop].any()]
+    loops = [loop for loop in _boundary_loops(faces) if not is_eyeball[loop].any()]
 
     # Eye openings: the loop nearest each eyeball centre (it rims the eyeball).
-    for side, centre, ids in zip(("left", "right"), anatomy.eye_centres, anatomy.eyeball_of):
-        radius = np.linalg.norm(verts[ids] - centre, axis=1).mean()
+    for side, centre, radius in zip(("left", "right"), anatomy.eye_centres, anatomy.eye_radii):
         near = [loop for loop in loops if np.linalg.norm(verts[loop].mean(0) - centre) < 2.5 * radius]
         if near:
             loop = min(near, key=lambda lp: np.linalg.norm(verts[lp].mean(0) - centre))
@@ -277,11 +284,12 @@ def _find_anatomy(
         anatomy.groups[f"eyelid_lower_{side}"] = lower
 
     # Mouth: the inner-lip loop joins the jaw-driven lower lip to the head-driven upper lip,
-    # so it holds vertices on both sides of jaw dominance; the neck boundary does not.
+    # so it holds vertices on both sides of jaw dominance; the neck boundary does not. It
+    # lies well below the eyes and is the frontmost such loop.
     jaw_driven = dominant == JAW
     candidates = [lp for lp in loops if 0 < jaw_driven[lp].mean() < 1] or loops
-    eye_level = min(c[1] for c in anatomy.eye_centres)
-    candidates = [lp for lp in candidates if verts[lp, 1].mean() < eye_level]
+    below_eyes = min(c[1] - 2 * r for c, r in zip(anatomy.eye_centres, anatomy.eye_radii))
+    candidates = [lp for lp in candidates if verts[lp, 1].mean() < below_eyes]
     if not candidates:
         raise EmoAnimError(f"{path} is not a usable FLAME model: no mouth opening (inner-lip boundary) found")
     mouth_loop = max(candidates, key=lambda lp: verts[lp, 2].mean())  # the frontmost
@@ -296,7 +304,7 @@ def _find_anatomy(
     return anatomy
 
 
-def _boundary_loops(faces: np.ndarray, num_verts: int) -> list[np.ndarray]:
+def _boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
     """Closed chains of boundary edges (edges used by one face), each as ordered vertex ids."""
     edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
     unique, counts = np.unique(edges, axis=0, return_counts=True)
