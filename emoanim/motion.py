@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import csv
 import difflib
-import functools
 import json
 import math
-import os
 import re
-import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -33,6 +30,7 @@ from typing import IO
 import numpy as np
 
 from emoanim.errors import EmoAnimError
+from emoanim.fileio import atomic_write
 from emoanim.rigs import RIG_NAMES, rig_param_names
 from emoanim.rigs.arkit import ARKIT_ACTIONS, HEAD_PARAMS
 
@@ -173,7 +171,7 @@ class Motion:
             "fps": np.array(self.fps, dtype=np.float64),
             "rig": np.array(self.rig, dtype=np.str_),
         }
-        return _atomic_write(path, lambda f: np.savez_compressed(f, **arrays), binary=True)
+        return atomic_write(path, lambda f: np.savez_compressed(f, **arrays), binary=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,50 +250,6 @@ def _rig_hint(rig: str) -> str:
     if rig == "arkit":
         return "; arkit uses Apple's 52 blendshape names (e.g. jawOpen, eyeBlinkLeft) and headYaw/headPitch/headRoll"
     return f"; see emoanim.rigs.rig_param_names('{rig}') for the names it uses"
-
-
-# --------------------------------------------------------------------------------------------
-# Writing files safely
-# --------------------------------------------------------------------------------------------
-
-
-def _atomic_write(path: str | Path, write: Callable[[IO], object], binary: bool) -> Path:
-    """Write via a temp file in the target folder, then rename: readers never see half a file."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise EmoAnimError(f"cannot write {path}: it is a folder; give a file name")
-    if not folder.is_dir():
-        raise EmoAnimError(f"cannot write {path}: folder {folder} does not exist; create it or choose another path")
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual new-file mode
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise EmoAnimError(
-            f"cannot write {path}: {exc.strerror or exc}; check that the folder is writable and the disk has space"
-        ) from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-    return path
-
-
-@functools.cache
-def _umask() -> int:
-    # There is no getter for the umask; set-and-restore once, early (it is process-wide).
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _check_readable(path: str | Path, what: str) -> Path:
@@ -546,7 +500,7 @@ def export_csv(motion: Motion, path: str | Path, head_unit: str = "normalized") 
         for i, row in enumerate(curves):
             out.writerow([_timecode(i, motion.fps), count, *(f"{v:.10f}" for v in row)])
 
-    return _atomic_write(path, write, binary=False)
+    return atomic_write(path, write, binary=False)
 
 
 def load_csv(
@@ -723,7 +677,7 @@ def export_json(motion: Motion, path: str | Path) -> Path:
         "units": {"time": "frames at fps", "angles": "radians", "blendshapes": "weights, 0 = neutral"},
         "curves": curves,
     }
-    return _atomic_write(path, lambda f: json.dump(doc, f, separators=(",", ":")), binary=False)
+    return atomic_write(path, lambda f: json.dump(doc, f, separators=(",", ":")), binary=False)
 
 
 def load_json(

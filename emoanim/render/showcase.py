@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from emoanim.errors import EmoAnimError
+from emoanim.fileio import atomic_write
 from emoanim.render.animate import render_video
 from emoanim.render.renderer import FaceRenderer, RenderConfig
 from emoanim.rigs.base import FaceRig
@@ -47,11 +47,7 @@ def grid(images: list[np.ndarray], columns: int) -> np.ndarray:
 
 
 def save_png(image: np.ndarray, path: str | Path) -> Path:
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise EmoAnimError(f"output folder does not exist: {path.parent}")
-    Image.fromarray(image).save(path)
-    return path
+    return atomic_write(path, lambda f: Image.fromarray(image).save(f, format="PNG"), binary=True)
 
 
 def action_sweep(rig: FaceRig, fps: float = 25.0, seconds_per_action: float = 1.0) -> tuple[np.ndarray, list[str]]:

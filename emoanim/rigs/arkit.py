@@ -21,7 +21,6 @@ HEAD_PARAMS: tuple[str, ...] = ("headYaw", "headPitch", "headRoll")  # radians
 ARKIT_PARAMS: tuple[str, ...] = ARKIT_ACTIONS + HEAD_PARAMS
 
 import os
-import tempfile
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from emoanim.errors import EmoAnimError
+from emoanim.fileio import atomic_write
 from emoanim.rigs.base import FaceRig
 from emoanim.rigs.lbs import blend_shapes, euler_to_rotvec, lbs, rodrigues
 from emoanim.rigs.mesh import uv_sphere
@@ -172,14 +172,12 @@ def load_anny_head(avatar_name: str) -> AnnyHead:
         except (OSError, ValueError, KeyError, TypeError):
             path.unlink(missing_ok=True)  # a damaged cache is rebuilt, never trusted
     head = _build_anny_head(avatar_name)
+    arrays = {f.name: getattr(head, f.name) for f in fields(head) if f.name != "part"}
+    arrays.update({f"part_{key}": value for key, value in head.part.items()})
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {f.name: getattr(head, f.name) for f in fields(head) if f.name != "part"}
-        arrays.update({f"part_{key}": value for key, value in head.part.items()})
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
-            np.savez(tmp, **arrays)
-        os.replace(tmp.name, path)
-    except OSError:
+        atomic_write(path, lambda f: np.savez(f, **arrays), binary=True)
+    except (OSError, EmoAnimError):
         pass  # a read-only home only costs speed
     return head
 
