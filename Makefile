@@ -8,11 +8,15 @@ OUT ?= out
 
 .PHONY: setup system-deps demo test bench clean
 
+# Runtime packages are in packages.txt (Hugging Face Spaces reads it); the speech synthesizers
+# below are only needed to build the synthetic corpus and to run the tests.
+DATA_PACKAGES := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox
+
 system-deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	if ! dpkg -s $$(cat packages.txt) espeak-ng >/dev/null 2>&1; then \
+	if ! dpkg -s $$(cat packages.txt) $(DATA_PACKAGES) >/dev/null 2>&1; then \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$(cat packages.txt) espeak-ng; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$(cat packages.txt) $(DATA_PACKAGES); \
 	fi
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt

@@ -82,6 +82,38 @@ def cmd_bench(args: argparse.Namespace) -> None:
     run_benchmark(args.target, seconds=args.seconds, size=args.size, avatar=args.avatar)
 
 
+def cmd_data_synth(args: argparse.Namespace) -> None:
+    from emoanim.data.synth import SynthConfig, build_corpus
+
+    build_corpus(SynthConfig(out=args.out, hours=args.hours, seed=args.seed, workers=args.workers))
+
+
+def cmd_data_import(args: argparse.Namespace) -> None:
+    from emoanim.data.loaders import import_arkit_dataset, import_mead_flame
+
+    common = {"fps": args.fps, "source_fps": args.source_fps, "test_speakers": args.test_speakers, "strict": args.strict}
+    if args.data_command == "import-etf":
+        report = import_arkit_dataset(args.src, args.out, names_file=args.names_file, **common)
+    else:
+        report = import_mead_flame(args.src, args.out, num_expressions=args.num_expressions, **common)
+    print(report.summary())
+
+
+def cmd_data_stats(args: argparse.Namespace) -> None:
+    from collections import Counter
+
+    from emoanim.data.corpus import SPLITS, Corpus
+
+    corpus = Corpus(args.corpus)
+    print(f"{args.corpus}: {len(corpus)} clips, {corpus.hours():.2f} h, rig {corpus.meta.rig}, {corpus.meta.fps} fps")
+    for split in SPLITS:
+        clips = corpus.clips(split)
+        speakers = {c.speaker for c in clips}
+        emotions = Counter(c.emotion for c in clips)
+        print(f"  {split:5s} {len(clips):6d} clips {corpus.hours(split):6.2f} h {len(speakers):4d} speakers  "
+              + " ".join(f"{e}:{n}" for e, n in sorted(emotions.items())))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m emoanim", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +141,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("avatars", help="list the named Anny identities")
     p.set_defaults(func=cmd_avatars)
+
+    data = sub.add_parser("data", help="build or inspect training corpora").add_subparsers(dest="data_command", required=True)
+    p = data.add_parser("synth", help="build the synthetic emotional talking-face corpus")
+    p.add_argument("--out", type=Path, required=True, help="corpus folder (resumes if it exists)")
+    p.add_argument("--hours", type=float, default=6.0, help="hours of speech to synthesize")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2, help="parallel processes")
+    p.set_defaults(func=cmd_data_synth)
+    for name, help_text in (
+        ("import-etf", "import an ARKit blendshape dataset (EmoTalk 3D-ETF layout, or Live Link Face CSVs)"),
+        ("import-mead", "import EMOCA-style FLAME reconstructions of MEAD"),
+    ):
+        p = data.add_parser(name, help=help_text)
+        p.add_argument("src", type=Path, help="dataset folder")
+        p.add_argument("out", type=Path, help="corpus folder to write (resumes if it exists)")
+        p.add_argument("--fps", type=float, default=25.0, help="corpus frame rate")
+        p.add_argument("--source-fps", type=float, default=30.0, help="frame rate of the dataset's motion")
+        p.add_argument("--test-speakers", nargs="*", default=None, help="speaker ids held out for testing")
+        p.add_argument("--strict", action="store_true", help="stop at the first bad clip instead of skipping it")
+        if name == "import-etf":
+            p.add_argument("--names-file", type=Path, default=None, help="column names of the .npy files")
+        else:
+            p.add_argument("--num-expressions", type=int, default=50, choices=(50, 100))
+        p.set_defaults(func=cmd_data_import)
+    p = data.add_parser("stats", help="summarise a corpus folder")
+    p.add_argument("corpus", type=Path)
+    p.set_defaults(func=cmd_data_stats)
 
     p = sub.add_parser("bench", help="speed and memory benchmarks")
     p.add_argument("target", choices=("render",))

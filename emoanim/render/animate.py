@@ -8,7 +8,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from emoanim.render.renderer import FaceRenderer, RenderConfig
-from emoanim.render.video import VideoWriter, frames_for_duration
+from emoanim.render.video import VideoWriter
+from emoanim.timing import frames_for_duration
 from emoanim.rigs.base import FaceRig
 
 ProgressFn = Callable[[int, int], None]  # (frames done, frames total)

@@ -21,21 +21,9 @@ import numpy as np
 
 from emoanim.audio.io import ffmpeg_exe, save_wav, summarize_ffmpeg_stderr
 from emoanim.errors import EmoAnimError
+from emoanim.timing import frames_for_duration
 
 __all__ = ["VideoWriter", "frames_for_duration"]
-
-# Ignore float noise such as 0.1 * 30 = 3.0000000000000004 -> 4 frames.
-_FRAME_EPS = 1e-6
-
-
-def frames_for_duration(seconds: float, fps: float) -> int:
-    """Number of frames that cover ``seconds`` at ``fps``: ceil(seconds * fps)."""
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
-    if seconds < 0 or not math.isfinite(seconds):
-        raise ValueError(f"seconds must be a finite non-negative number, got {seconds}")
-    return max(0, math.ceil(seconds * fps - _FRAME_EPS))
-
 
 def _stderr_tail(f: IO[bytes] | None) -> str:
     if f is None:

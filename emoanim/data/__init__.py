@@ -1,0 +1,1 @@
+"""Training data: the synthetic emotional talking-face corpus and loaders for real datasets."""
