@@ -114,6 +114,33 @@ def cmd_data_stats(args: argparse.Namespace) -> None:
               + " ".join(f"{e}:{n}" for e, n in sorted(emotions.items())))
 
 
+def cmd_train_binding(args: argparse.Namespace) -> None:
+    from emoanim.binding.train import BindingTrainConfig, train_binding
+
+    train_binding(BindingTrainConfig(corpus=args.corpus, out=args.out, seed=args.seed, motion_epochs=args.motion_epochs,
+                                     audio_epochs=args.audio_epochs, bind_epochs=args.bind_epochs))
+
+
+def cmd_evaluate_binding(args: argparse.Namespace) -> None:
+    from emoanim.binding.space import EmotionSpace
+    from emoanim.eval.binding import evaluate_binding, markdown_table, write_report
+
+    space = EmotionSpace.from_pretrained(args.space)
+    results = evaluate_binding(space, args.corpus, args.split, plot=args.out / "emotion_space.png")
+    json_path, md_path = write_report(results, args.out)
+    print(markdown_table(results))
+    print(f"wrote {json_path}, {md_path}, {results['plot']}")
+
+
+def cmd_evaluate_corpus(args: argparse.Namespace) -> None:
+    import json
+
+    from emoanim.data.corpus import Corpus
+    from emoanim.eval.corpus import corpus_motion_checks
+
+    print(json.dumps(corpus_motion_checks(Corpus(args.corpus), every=args.every), indent=1))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m emoanim", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +195,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("stats", help="summarise a corpus folder")
     p.add_argument("corpus", type=Path)
     p.set_defaults(func=cmd_data_stats)
+
+    train = sub.add_parser("train", help="train the models").add_subparsers(dest="train_command", required=True)
+    p = train.add_parser("binding", help="train the emotion space (motion/audio encoders, adapters)")
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--out", type=Path, default=Path("checkpoints/emotion_space"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--motion-epochs", type=int, default=25)
+    p.add_argument("--audio-epochs", type=int, default=25)
+    p.add_argument("--bind-epochs", type=int, default=40)
+    p.set_defaults(func=cmd_train_binding)
+
+    evaluate = sub.add_parser("evaluate", help="evaluate the models").add_subparsers(dest="eval_command", required=True)
+    p = evaluate.add_parser("binding", help="emotion-space metrics on the test split")
+    p.add_argument("--space", type=Path, default=Path("checkpoints/emotion_space"))
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--out", type=Path, default=Path("docs"))
+    p.set_defaults(func=cmd_evaluate_binding)
+
+    p = evaluate.add_parser("corpus", help="blink rate and lip closure of a corpus's motion")
+    p.add_argument("corpus", type=Path)
+    p.add_argument("--every", type=int, default=20, help="pose every N-th clip on the rig for the lip checks")
+    p.set_defaults(func=cmd_evaluate_corpus)
 
     p = sub.add_parser("bench", help="speed and memory benchmarks")
     p.add_argument("target", choices=("render",))

@@ -88,3 +88,12 @@ def test_splits_hold_out_voices_and_sentences(tmp_path):
 
     for c in by_split["test"]:
         assert set(c.descriptions) <= set(description_pool(c.emotion, c.intensity, "heldout"))
+
+
+def test_corpus_motion_checks_on_real_synthesis(built):
+    from emoanim.eval.corpus import corpus_motion_checks
+
+    checks = corpus_motion_checks(Corpus(built), every=1)
+    assert checks["lip_gap_mm_bilabial"]["n"] >= 3 and checks["lip_gap_mm_bilabial"]["median"] < 2.0
+    if checks["lip_gap_mm_open_vowel"]["n"]:
+        assert checks["lip_gap_mm_open_vowel"]["median"] > 6.0
