@@ -126,6 +126,7 @@ def cmd_evaluate_binding(args: argparse.Namespace) -> None:
     from emoanim.eval.binding import evaluate_binding, markdown_table, write_report
 
     space = EmotionSpace.from_pretrained(args.space)
+    args.out.mkdir(parents=True, exist_ok=True)
     results = evaluate_binding(space, args.corpus, args.split, plot=args.out / "emotion_space.png")
     json_path, md_path = write_report(results, args.out)
     print(markdown_table(results))

@@ -1,0 +1,436 @@
+"""Audio emotion encoders: speech -> per-frame emotion features (paper Sec. III-A, the audio branch).
+
+Two interchangeable encoders with one interface, ``forward(wave, lengths) -> (features, mask)`` and
+``classify(features, mask) -> (emotion logits, intensity logits)``:
+
+``AudioEmotionEncoder`` (default, trained from scratch on the corpus, < 1 M parameters)::
+
+    wave [B, N] 16 kHz --audio_features--> [B, T, 70] at 100 fps (CMN log-mel 64 + prosody 6)
+        --(train: random gain, vocal-tract warp, SpecAugment)--> x feature_scale
+        --Conv1d k5 s2 + LN + GELU (x2)--> [B, T/4, C] at 25 fps --+ sinusoids--> pre-LN transformer
+        --> features [B, T', F]   --(masked max ++ masked mean)--> MLP --> emotion [B, 8], intensity [B, 3]
+
+``Wav2Vec2EmotionEncoder``: a frozen ``transformers`` Wav2Vec2 (any local checkpoint, e.g. one
+fine-tuned for speech emotion recognition) whose hidden layers are mixed by learned softmax weights
+into per-frame features (50 fps for the standard conv stack), with the same pooled heads.
+
+Masks are True on valid frames. In eval mode a clip alone and the same clip zero-padded in a batch
+give the same features on its frames (compact encoder exactly; wav2vec2 exactly for checkpoints
+with ``feat_extract_norm='layer'``, approximately for group-norm ones such as wav2vec2-base).
+
+Persistence: each encoder has ``config`` (a plain dataclass: ``asdict`` -> JSON) and
+``from_config(dict)``; ``save_pretrained`` / ``from_pretrained`` keep fp16 safetensors next to a
+JSON config. The wav2vec2 backbone is NOT in the state dict (it is frozen and re-read from
+``config.path``); only the layer weights and heads are.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from emoanim.audio.features import AudioFeatureConfig, audio_features, check_wave, feature_scale
+from emoanim.binding.motion_encoder import sinusoids
+from emoanim.errors import EmoAnimError
+
+__all__ = [
+    "AudioEncoderConfig",
+    "AudioEmotionEncoder",
+    "Wav2Vec2EncoderConfig",
+    "Wav2Vec2EmotionEncoder",
+    "load_audio_encoder",
+]
+
+CONFIG_FILE = "audio_encoder.json"
+WEIGHTS_FILE = "audio_encoder.safetensors"
+
+
+def _build_config(cls, config: dict, what: str):
+    """A config dataclass from a dict (as read from JSON), with clear errors for unknown/missing keys."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(config) - known - {"kind"})
+    if unknown:
+        raise EmoAnimError(f"unknown {what} settings: {', '.join(unknown)}")
+    try:
+        return cls(**{k: v for k, v in config.items() if k in known})
+    except TypeError as exc:  # a required field is missing
+        raise EmoAnimError(f"incomplete {what} config ({exc})") from None
+
+
+def _lengths_to_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
+    return torch.arange(T, device=lengths.device)[None] < lengths[:, None]  # [B, T]
+
+
+class _PooledHeads(nn.Module):
+    """Emotion and intensity heads on [masked max-pool ++ masked mean-pool] of per-frame features
+    (max is the paper's Eq. 2; mean steadies it)."""
+
+    def __init__(self, dim: int, hidden: int, num_emotions: int, num_intensities: int, dropout: float) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.LayerNorm(2 * dim), nn.Linear(2 * dim, hidden), nn.GELU(), nn.Dropout(dropout))
+        self.emotion = nn.Linear(hidden, num_emotions)
+        self.intensity = nn.Linear(hidden, num_intensities)
+
+    @staticmethod
+    def pool(features: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """features [B, T, F] -> [B, 2F]."""
+        if mask is None:
+            return torch.cat([features.amax(1), features.mean(1)], -1)
+        valid = mask.bool()[..., None]  # [B, T, 1]
+        if not valid.any(1).all():
+            raise EmoAnimError("every clip in the batch needs at least one valid frame")
+        high = features.masked_fill(~valid, float("-inf")).amax(1)
+        mean = (features * valid).sum(1) / valid.sum(1)
+        return torch.cat([high, mean], -1)
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.mlp(self.pool(features, mask))  # [B, hidden]
+        return self.emotion(h), self.intensity(h)
+
+
+class _Persistence:
+    """fp16 safetensors + JSON config in a folder (what ``EmotionSpace`` does for the whole space)."""
+
+    kind: str
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().to(torch.float16).contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(folder / WEIGHTS_FILE))
+        (folder / CONFIG_FILE).write_text(json.dumps({"kind": self.kind, **asdict(self.config)}, indent=1))
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path):
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        try:
+            config = json.loads((folder / CONFIG_FILE).read_text())
+            state = load_file(str(folder / WEIGHTS_FILE))
+        except FileNotFoundError:
+            raise EmoAnimError(f"no audio encoder in {folder} (needs {CONFIG_FILE} and {WEIGHTS_FILE})") from None
+        except (json.JSONDecodeError, OSError) as exc:
+            raise EmoAnimError(f"the audio encoder in {folder} is damaged ({exc})") from None
+        if config.get("kind", cls.kind) != cls.kind:
+            raise EmoAnimError(f"{folder} holds a '{config['kind']}' audio encoder, not '{cls.kind}'")
+        model = cls.from_config(config)
+        try:
+            model.load_state_dict({k: v.float() for k, v in state.items()})
+        except RuntimeError as exc:
+            raise EmoAnimError(f"the audio encoder weights in {folder} do not match its config ({exc})") from None
+        return model.eval()
+
+
+# ---- the compact encoder ------------------------------------------------------------------------
+
+
+@dataclass
+class AudioEncoderConfig:
+    features: AudioFeatureConfig = field(default_factory=AudioFeatureConfig)
+    d_model: int = 128
+    conv_kernel: int = 5
+    conv_strides: tuple[int, ...] = (2, 2)  # 100 fps features -> 25 fps, the motion frame rate
+    layers: int = 2
+    heads: int = 4
+    ff: int = 256
+    dropout: float = 0.1
+    max_frames: int = 1024  # sinusoid table size; it is extended for longer clips
+    num_emotions: int = 8
+    num_intensities: int = 3
+    # Train-mode augmentation (never in eval):
+    gain_db: float = 6.0  # random gain +- this (features are level-invariant; it guards the noise floor)
+    warp: float = 0.1  # mel axis stretched by a factor in [1/(1+w), 1+w]: vocal-tract length (speaker)
+    freq_masks: int = 2  # SpecAugment: this many mel bands of up to freq_mask_width channels set to 0
+    freq_mask_width: int = 8
+    time_masks: int = 2  # ... and this many spans of up to time_mask_frames frames (10 ms each)
+    time_mask_frames: int = 20
+
+    def __post_init__(self) -> None:
+        if isinstance(self.features, dict):  # from JSON
+            self.features = _build_config(AudioFeatureConfig, self.features, "audio feature")
+        self.conv_strides = tuple(int(s) for s in self.conv_strides)
+
+
+class AudioEmotionEncoder(_Persistence, nn.Module):
+    kind = "compact"
+
+    def __init__(self, config: AudioEncoderConfig | None = None) -> None:
+        super().__init__()
+        config = config or AudioEncoderConfig()
+        if config.d_model % config.heads:
+            raise EmoAnimError(f"d_model ({config.d_model}) must be divisible by heads ({config.heads})")
+        self.config = config
+        C_in, C = config.features.num_channels, config.d_model
+        self.register_buffer("scale", feature_scale(config.features), persistent=False)  # [C_in]
+
+        # Strided 1-D convolutions over time; LayerNorm per frame (no statistics across clips or frames).
+        self.convs = nn.ModuleList()
+        self.conv_norms = nn.ModuleList()
+        for i, _ in enumerate(config.conv_strides):
+            self.convs.append(nn.Conv1d(C_in if i == 0 else C, C, config.conv_kernel, config.conv_strides[i],
+                                        padding=config.conv_kernel // 2))
+            self.conv_norms.append(nn.LayerNorm(C))
+        self.register_buffer("pos", sinusoids(config.max_frames, C), persistent=False)
+        self.drop = nn.Dropout(config.dropout)
+        layer = nn.TransformerEncoderLayer(C, config.heads, config.ff, config.dropout, activation="gelu",
+                                           batch_first=True, norm_first=True)  # pre-LN
+        self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(C)
+        self.heads = _PooledHeads(C, C, config.num_emotions, config.num_intensities, config.dropout)
+
+    # ---- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, config: dict | AudioEncoderConfig | None = None) -> AudioEmotionEncoder:
+        if config is None or isinstance(config, AudioEncoderConfig):
+            return cls(config)
+        return cls(_build_config(AudioEncoderConfig, config, "audio encoder"))
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)
+
+    @property
+    def feature_dim(self) -> int:
+        return self.config.d_model
+
+    @property
+    def frame_rate(self) -> float:
+        """Output frames per second (25 with the defaults)."""
+        return self.config.features.frame_rate / math.prod(self.config.conv_strides)
+
+    def output_lengths(self, frames: torch.Tensor) -> torch.Tensor:
+        """Valid output frames for ``frames`` valid feature frames (the conv length formula)."""
+        k = self.config.conv_kernel
+        for stride in self.config.conv_strides:
+            frames = (frames + 2 * (k // 2) - k) // stride + 1
+        return frames
+
+    # ---- encoding -------------------------------------------------------------------------
+
+    def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """wave [B, N] (or [N]) float 16 kHz, lengths [B] valid samples -> features [B, T', F], mask [B, T']."""
+        wave = torch.as_tensor(wave)
+        if self.training and self.config.gain_db > 0:
+            gain_db = (torch.rand(wave.shape[0] if wave.ndim > 1 else 1, 1, device=wave.device) * 2 - 1) * self.config.gain_db
+            wave = wave * 10.0 ** (gain_db / 20.0)
+        feats, mask = audio_features(wave, lengths, self.config.features)  # [B, T, C_in], [B, T]
+        return self.encode_features(feats, mask)
+
+    def encode_features(self, feats: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Precomputed ``audio_features`` [B, T, C_in] (unscaled), mask [B, T] -> features [B, T', F], mask [B, T']."""
+        x = feats * self.scale
+        if self.training:
+            x = self._augment(x, mask)
+        x = x.masked_fill(~mask[..., None], 0.0)
+
+        # Conv front-end: re-zero padded frames after each layer so they never leak into valid ones.
+        h = x.transpose(1, 2)  # [B, C_in, T]
+        n = mask.sum(1)  # [B] valid frames
+        for conv, norm, stride in zip(self.convs, self.conv_norms, self.config.conv_strides):
+            h = F.gelu(norm(conv(h).transpose(1, 2))).transpose(1, 2)  # [B, C, T / stride]
+            n = (n + 2 * (conv.padding[0]) - conv.kernel_size[0]) // stride + 1
+            h = h.masked_fill(~_lengths_to_mask(n, h.shape[-1])[:, None], 0.0)
+        h = h.transpose(1, 2)  # [B, T', C]
+        T = h.shape[1]
+        mask = _lengths_to_mask(n, T)  # [B, T']
+
+        pos = self.pos[:T] if T <= self.pos.shape[0] else sinusoids(T, self.config.d_model).to(h)
+        h = self.encoder(self.drop(h + pos), src_key_padding_mask=~mask)
+        return self.norm(h).masked_fill(~mask[..., None], 0.0), mask  # [B, T', F], [B, T']
+
+    def _augment(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Train-mode views of scaled features x [B, T, C_in]: vocal-tract warp and SpecAugment."""
+        cfg = self.config
+        B, T, _ = x.shape
+        M = cfg.features.n_mels
+        mel, rest = x[..., :M], x[..., M:]
+        if cfg.warp > 0:
+            # Read mel channel m at m * alpha (linear interpolation, edges held): formants move together.
+            alpha = torch.exp((torch.rand(B, 1, device=x.device) * 2 - 1) * math.log1p(cfg.warp))  # [B, 1]
+            src = (torch.arange(M, device=x.device)[None] * alpha).clamp(0, M - 1)  # [B, M]
+            lo = src.floor().long().clamp(max=M - 2)
+            w = (src - lo)[:, None]  # [B, 1, M]
+            gather = lambda i: mel.gather(2, i[:, None].expand(B, T, M))
+            mel = (1 - w) * gather(lo) + w * gather(lo + 1)
+        band = torch.arange(M, device=x.device)[None]  # [1, M]
+        for _ in range(cfg.freq_masks):
+            width = torch.randint(0, cfg.freq_mask_width + 1, (B, 1), device=x.device)
+            start = (torch.rand(B, 1, device=x.device) * (M - width + 1)).long()
+            mel = mel.masked_fill(((band >= start) & (band < start + width))[:, None], 0.0)
+        x = torch.cat([mel, rest], -1)
+        frame = torch.arange(T, device=x.device)[None]  # [1, T]
+        n = mask.sum(1, keepdim=True)  # [B, 1]
+        for _ in range(cfg.time_masks):
+            width = torch.minimum(torch.randint(0, cfg.time_mask_frames + 1, (B, 1), device=x.device), n // 5)
+            start = (torch.rand(B, 1, device=x.device) * (n - width + 1)).long()
+            x = x.masked_fill(((frame >= start) & (frame < start + width))[..., None], 0.0)
+        return x
+
+    # ---- classification -------------------------------------------------------------------
+
+    def classify(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """features [B, T', F] -> (emotion logits [B, num_emotions], intensity logits [B, num_intensities])."""
+        return self.heads(features, mask)
+
+    @torch.no_grad()
+    def predict(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """wave [B, N] -> (emotion probabilities [B, 8], intensity probabilities [B, 3]), in eval mode."""
+        return _predict(self, wave, lengths)
+
+
+def _predict(model: nn.Module, wave, lengths):
+    was_training = model.training
+    model.eval()
+    try:
+        emotion, intensity = model.classify(*model(wave, lengths))
+    finally:
+        model.train(was_training)
+    return emotion.softmax(-1), intensity.softmax(-1)
+
+
+# ---- a frozen wav2vec2 backbone -----------------------------------------------------------------
+
+
+@dataclass
+class Wav2Vec2EncoderConfig:
+    path: str  # local folder of a transformers Wav2Vec2 checkpoint (config.json + weights)
+    layer_weights: bool = True  # learned softmax mix of all hidden layers (else the last one only)
+    normalize: bool | None = None  # zero-mean unit-variance input; None = the checkpoint's preprocessor setting
+    hidden: int = 256  # classification head width
+    dropout: float = 0.1
+    num_emotions: int = 8
+    num_intensities: int = 3
+
+
+class Wav2Vec2EmotionEncoder(_Persistence, nn.Module):
+    kind = "wav2vec2"
+
+    def __init__(self, config: Wav2Vec2EncoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        backbone = _load_wav2vec2(config.path)
+        backbone.eval().requires_grad_(False)
+        # Held outside the module tree: frozen, not saved (re-read from config.path), not in parameters().
+        object.__setattr__(self, "backbone", backbone)
+        bc = backbone.config
+        self.sample_rate = 16000
+        if config.normalize is None:
+            config.normalize = _checkpoint_normalizes(config.path)
+        num_states = bc.num_hidden_layers + 1  # the conv features' projection and every transformer layer
+        self.layer_logits = nn.Parameter(torch.zeros(num_states)) if config.layer_weights else None
+        self.norm = nn.LayerNorm(bc.hidden_size)
+        self.heads = _PooledHeads(bc.hidden_size, config.hidden, config.num_emotions, config.num_intensities,
+                                  config.dropout)
+
+    @classmethod
+    def from_config(cls, config: dict | Wav2Vec2EncoderConfig) -> Wav2Vec2EmotionEncoder:
+        if isinstance(config, Wav2Vec2EncoderConfig):
+            return cls(config)
+        return cls(_build_config(Wav2Vec2EncoderConfig, config, "wav2vec2 encoder"))
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)
+
+    @property
+    def feature_dim(self) -> int:
+        return self.backbone.config.hidden_size
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / math.prod(self.backbone.config.conv_stride)  # 50 for the standard stack
+
+    def _apply(self, fn, *args, **kwargs):
+        # .to(), .cuda(), .half() reach the backbone too, although it is not a registered submodule.
+        self.backbone._apply(fn, *args, **kwargs)
+        return super()._apply(fn, *args, **kwargs)
+
+    def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """wave [B, N] float 16 kHz, lengths [B] -> features [B, T', hidden], mask [B, T'] (~50 fps)."""
+        wave, lengths = check_wave(wave, lengths)  # [B, N], zero past each length
+        device = next(self.backbone.parameters()).device
+        wave, lengths = wave.to(device), lengths.to(device)
+        valid = _lengths_to_mask(lengths, wave.shape[1])  # [B, N]
+        if self.config.normalize:  # per clip, over its valid samples (what Wav2Vec2FeatureExtractor does)
+            n = lengths[:, None].float()
+            mean = (wave * valid).sum(1, keepdim=True) / n
+            var = ((wave - mean).square() * valid).sum(1, keepdim=True) / n
+            wave = ((wave - mean) / torch.sqrt(var + 1e-7)).masked_fill(~valid, 0.0)
+        # Group-norm checkpoints (wav2vec2-base) were trained without attention masks on zero padding.
+        attention = valid.long() if self.backbone.config.feat_extract_norm == "layer" else None
+        with torch.no_grad():
+            out = self.backbone(wave, attention_mask=attention, output_hidden_states=True)
+        states = torch.stack(out.hidden_states, 0)  # [L+1, B, T', H]
+        if self.layer_logits is not None:
+            h = (self.layer_logits.softmax(0)[:, None, None, None] * states).sum(0)
+        else:
+            h = states[-1]
+        n_out = self.backbone._get_feat_extract_output_lengths(lengths).long()
+        mask = _lengths_to_mask(n_out.clamp(max=h.shape[1]), h.shape[1])  # [B, T']
+        return self.norm(h).masked_fill(~mask[..., None], 0.0), mask
+
+    def classify(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.heads(features, mask)
+
+    @torch.no_grad()
+    def predict(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return _predict(self, wave, lengths)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.backbone.eval()  # frozen: no dropout, no SpecAugment inside the backbone
+        return self
+
+
+def _load_wav2vec2(path: str | Path):
+    try:
+        from transformers import Wav2Vec2Model
+    except ImportError:  # pragma: no cover - dependency is installed with the app
+        raise EmoAnimError("the wav2vec2 audio encoder needs `pip install transformers`") from None
+    folder = Path(path).expanduser()
+    if not (folder / "config.json").is_file():
+        raise EmoAnimError(f"no wav2vec2 checkpoint in {folder} (needs config.json and model weights): "
+                           "download one, e.g. with `huggingface-cli download`, and give its folder")
+    try:
+        return Wav2Vec2Model.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise EmoAnimError(f"could not load the wav2vec2 checkpoint in {folder} ({exc})") from None
+
+
+def _checkpoint_normalizes(path: str | Path) -> bool:
+    """The checkpoint's ``do_normalize`` (preprocessor_config.json); True when it has none (the common case)."""
+    file = Path(path).expanduser() / "preprocessor_config.json"
+    try:
+        return bool(json.loads(file.read_text()).get("do_normalize", True))
+    except (OSError, json.JSONDecodeError):
+        return True
+
+
+# ---- factory ------------------------------------------------------------------------------------
+
+
+def load_audio_encoder(kind: str = "compact", path: str | Path | None = None) -> nn.Module:
+    """An audio emotion encoder.
+
+    ``'compact'``: a new ``AudioEmotionEncoder`` (``path=None``) or one saved with ``save_pretrained``.
+    ``'wav2vec2'``: ``path`` is either a transformers Wav2Vec2 checkpoint folder (new heads on a frozen
+    backbone) or a folder saved with ``Wav2Vec2EmotionEncoder.save_pretrained`` (trained heads).
+    """
+    if kind == "compact":
+        return AudioEmotionEncoder() if path is None else AudioEmotionEncoder.from_pretrained(path)
+    if kind == "wav2vec2":
+        if path is None:
+            raise EmoAnimError("the wav2vec2 audio encoder needs the folder of a local wav2vec2 checkpoint")
+        if (Path(path) / CONFIG_FILE).is_file():
+            return Wav2Vec2EmotionEncoder.from_pretrained(path)
+        return Wav2Vec2EmotionEncoder(Wav2Vec2EncoderConfig(path=str(path)))
+    raise EmoAnimError(f"unknown audio encoder '{kind}': choose 'compact' or 'wav2vec2'")

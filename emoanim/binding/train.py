@@ -1,0 +1,301 @@
+"""Training the emotion space, all in one place (``python -m emoanim train binding``).
+
+Three stages, as in the paper's Sec. III-A:
+1. the motion encoder learns emotion and intensity classification (it is also the judge later);
+2. the compact audio emotion encoder learns the same from speech;
+3. both are frozen, and the adapters (motion, audio, text, label) plus the label embedding and
+   temperature are trained with InfoNCE, every modality pulled onto the motion embedding.
+Everything is seeded; the result is saved with ``EmotionSpace.save_pretrained``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from emoanim.binding.adapter import info_nce
+from emoanim.binding.space import EmotionSpace, EmotionSpaceConfig, label_class
+from emoanim.data.corpus import Corpus
+from emoanim.data.emotions import EMOTIONS
+
+SAMPLE_RATE = 16000
+
+
+@dataclass
+class BindingTrainConfig:
+    corpus: Path
+    out: Path
+    seed: int = 0
+    motion_epochs: int = 25
+    audio_epochs: int = 25
+    bind_epochs: int = 40
+    batch_size: int = 64
+    lr: float = 1e-3
+    crop_seconds: tuple[float, float] = (2.0, 5.0)
+    descriptions_from_pool: float = 0.5  # share of text samples drawn fresh from the training phrasings
+    threads: int = 2
+    limit: int | None = None  # at most this many clips per split (quick runs and tests)
+    log: Callable[[str], None] = field(default=print, repr=False)
+
+
+@dataclass
+class ClipSet:
+    """A split held in memory: what every stage trains or evaluates on."""
+
+    params: list[np.ndarray]  # [T, D] each
+    audio: list[np.ndarray]  # int16 [N] each (half the memory of float32)
+    emotion: np.ndarray  # [C] emotion index
+    intensity: np.ndarray  # [C] 0..2
+    label: np.ndarray  # [C] emotion x intensity class
+    descriptions: list[list[str]]
+    fps: float
+
+    def __len__(self) -> int:
+        return len(self.params)
+
+
+def load_split(corpus: Corpus, split: str, limit: int | None = None) -> ClipSet:
+    params, audio, emotion, intensity, label, texts = [], [], [], [], [], []
+    for clip in (corpus.load(info.id) for info in corpus.clips(split)[:limit]):
+        params.append(clip.params.astype(np.float32))
+        audio.append(np.round(clip.audio * 32767).astype(np.int16))
+        emotion.append(EMOTIONS.index(clip.info.emotion))
+        intensity.append(clip.info.intensity - 1)
+        label.append(label_class(clip.info.emotion, clip.info.intensity))
+        texts.append(list(clip.info.descriptions))
+    return ClipSet(params, audio, np.array(emotion), np.array(intensity), np.array(label), texts, corpus.meta.fps)
+
+
+# --- batching ---------------------------------------------------------------------------------
+def pad(sequences: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """List of [L_i, ...] -> padded [B, L, ...] and mask [B, L] (True = valid)."""
+    length = max(len(s) for s in sequences)
+    out = np.zeros((len(sequences), length) + sequences[0].shape[1:], np.float32)
+    mask = np.zeros((len(sequences), length), bool)
+    for i, s in enumerate(sequences):
+        out[i, : len(s)] = s
+        mask[i, : len(s)] = True
+    return torch.from_numpy(out), torch.from_numpy(mask)
+
+
+def random_crop(x: np.ndarray, rate: float, seconds: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
+    length = int(rng.uniform(*seconds) * rate)
+    if len(x) <= length:
+        return x
+    start = int(rng.integers(0, len(x) - length + 1))
+    return x[start : start + length]
+
+
+def motion_batch(data: ClipSet, idx: np.ndarray, rng, crop) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training views are time-stretched random crops (``augment_motion``); evaluation sees whole clips."""
+    from emoanim.binding.motion_encoder import augment_motion
+
+    return pad([augment_motion(data.params[i], data.fps, rng, crop) if crop else data.params[i] for i in idx])
+
+
+def audio_batch(data: ClipSet, idx: np.ndarray, rng, crop) -> tuple[torch.Tensor, torch.Tensor]:
+    waves = [random_crop(data.audio[i], SAMPLE_RATE, crop, rng) if crop else data.audio[i] for i in idx]
+    wave, mask = pad([w.astype(np.float32) / 32767.0 for w in waves])
+    return wave, mask.sum(1)
+
+
+# --- stages 1 and 2: classification pre-training ---------------------------------------------
+def train_classifier(
+    name: str,
+    encoder: torch.nn.Module,
+    make_batch: Callable,  # (data, idx, rng, crop) -> model inputs (tuple)
+    train: ClipSet,
+    val: ClipSet,
+    config: BindingTrainConfig,
+    epochs: int,
+) -> dict:
+    """Emotion + intensity cross-entropy; keeps the weights of the best validation epoch."""
+    rng = np.random.default_rng(config.seed)
+    optimizer = torch.optim.AdamW(encoder.parameters(), lr=config.lr, weight_decay=0.01)
+    steps = epochs * math.ceil(len(train) / config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps, pct_start=0.1)
+    best = {"emotion_acc": -1.0}
+    best_state = None
+    for epoch in range(epochs):
+        encoder.train()
+        started, losses = time.time(), []
+        for idx in np.array_split(rng.permutation(len(train)), math.ceil(len(train) / config.batch_size)):
+            inputs = make_batch(train, idx, rng, config.crop_seconds)
+            emotion_logits, intensity_logits = encoder.classify(*_features(encoder, inputs))
+            loss = F.cross_entropy(emotion_logits, torch.from_numpy(train.emotion[idx])) + 0.5 * F.cross_entropy(
+                intensity_logits, torch.from_numpy(train.intensity[idx])
+            )
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+        metrics = evaluate_classifier(encoder, make_batch, val)
+        config.log(f"[{name}] epoch {epoch + 1}/{epochs} loss {np.mean(losses):.3f} val emotion "
+                   f"{metrics['emotion_acc']:.3f} intensity {metrics['intensity_acc']:.3f} ({time.time() - started:.0f} s)")
+        if metrics["emotion_acc"] + 0.5 * metrics["intensity_acc"] > best["emotion_acc"] + 0.5 * best.get("intensity_acc", 0):
+            best, best_state = metrics, {k: v.clone() for k, v in encoder.state_dict().items()}
+    encoder.load_state_dict(best_state)
+    return best
+
+
+def _features(encoder, inputs):
+    """(features, mask) of an encoder whatever its input signature."""
+    out = encoder(*inputs)
+    return out if isinstance(out, tuple) else (out, inputs[1])
+
+
+@torch.no_grad()
+def evaluate_classifier(encoder, make_batch, data: ClipSet, batch_size: int = 64) -> dict:
+    encoder.eval()
+    emotion_pred, intensity_pred = [], []
+    for idx in np.array_split(np.arange(len(data)), math.ceil(len(data) / batch_size)):
+        emotion_logits, intensity_logits = encoder.classify(*_features(encoder, make_batch(data, idx, None, None)))
+        emotion_pred.append(emotion_logits.argmax(1).numpy())
+        intensity_pred.append(intensity_logits.argmax(1).numpy())
+    emotion_pred, intensity_pred = np.concatenate(emotion_pred), np.concatenate(intensity_pred)
+    return {
+        "emotion_acc": float((emotion_pred == data.emotion).mean()),
+        "intensity_acc": float((intensity_pred == data.intensity).mean()),
+    }
+
+
+# --- stage 3: binding -------------------------------------------------------------------------
+@torch.no_grad()
+def frozen_features(space: EmotionSpace, data: ClipSet, batch_size: int = 32) -> dict[str, list[torch.Tensor]]:
+    """Per-clip feature sequences of the frozen motion and audio encoders."""
+    space.eval()
+    out: dict[str, list[torch.Tensor]] = {"motion": [], "audio": []}
+    for idx in np.array_split(np.arange(len(data)), math.ceil(len(data) / batch_size)):
+        params, mask = motion_batch(data, idx, None, None)
+        features = space.motion_encoder(params, mask)
+        out["motion"] += [features[i, : int(mask[i].sum())] for i in range(len(idx))]
+        wave, lengths = audio_batch(data, idx, None, None)
+        features, mask = space.audio_encoder(wave, lengths)
+        out["audio"] += [features[i, : int(mask[i].sum())] for i in range(len(idx))]
+    return out
+
+
+def bind(space: EmotionSpace, train: ClipSet, val: ClipSet, config: BindingTrainConfig) -> dict:
+    """Stage 3: train adapters, label embedding and temperature with InfoNCE onto motion."""
+    from emoanim.data.descriptions import description_pool
+
+    rng = np.random.default_rng(config.seed + 3)
+    torch.manual_seed(config.seed + 3)
+    features = {"train": frozen_features(space, train), "val": frozen_features(space, val)}
+    pools = {c: description_pool(*_class_pair(c), "train") for c in np.unique(train.label)}
+    text = space.text_encoder  # frozen; its cache holds every phrasing after this first pass
+    text.encode(sorted({t for p in pools.values() for t in p} | {t for d in train.descriptions + val.descriptions for t in d}))
+    trainable = [*space.adapters.parameters(), *space.label_embedding.parameters(), space.log_scale]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=0.01)
+    steps = config.bind_epochs * math.ceil(len(train) / config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps, pct_start=0.1)
+    crop_frames = (int(config.crop_seconds[0] * train.fps), int(config.crop_seconds[1] * train.fps))
+    best, best_state = {"mean_acc": -1.0}, None
+    for epoch in range(config.bind_epochs):
+        space.adapters.train()
+        losses = []
+        for idx in np.array_split(rng.permutation(len(train)), math.ceil(len(train) / config.batch_size)):
+            labels = torch.from_numpy(train.label[idx])
+            motion = _crop_features([features["train"]["motion"][i] for i in idx], crop_frames, rng)
+            audio = _crop_features([features["train"]["audio"][i] for i in idx], crop_frames, rng)  # also 25 fps
+            texts = [
+                pools[train.label[i]][int(rng.integers(len(pools[train.label[i]])))]
+                if rng.random() < config.descriptions_from_pool
+                else train.descriptions[i][int(rng.integers(len(train.descriptions[i])))]
+                for i in idx
+            ]
+            z_motion = _embed(space, "motion", motion)
+            loss = (
+                info_nce(_embed(space, "audio", audio), z_motion, labels, space.log_scale)
+                + info_nce(_embed(space, "text", text.encode(texts)), z_motion, labels, space.log_scale)
+                + info_nce(space.embed_labels(labels), z_motion, labels, space.log_scale)
+            )
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+        metrics = binding_accuracy(space, features["val"], val)
+        config.log(f"[binding] epoch {epoch + 1}/{config.bind_epochs} loss {np.mean(losses):.3f} val "
+                   + " ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+        if metrics["mean_acc"] > best["mean_acc"]:
+            best, best_state = metrics, {k: v.clone() for k, v in space.state_dict().items()}
+    space.load_state_dict(best_state)
+    return best
+
+
+def _class_pair(label: int) -> tuple[str, int]:
+    from emoanim.binding.space import class_label
+
+    return class_label(int(label))
+
+
+def _crop_features(seqs: list[torch.Tensor], frames: tuple[int, int], rng) -> tuple[torch.Tensor, torch.Tensor]:
+    return pad([random_crop(s.numpy(), 1.0, frames, rng) for s in seqs])
+
+
+def _embed(space: EmotionSpace, modality: str, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    from emoanim.binding.adapter import embed_sequence
+
+    features, mask = batch
+    return embed_sequence(space.adapters[modality], features, mask)
+
+
+@torch.no_grad()
+def binding_accuracy(space: EmotionSpace, features: dict, data: ClipSet) -> dict:
+    """Emotion accuracy of each modality by its nearest label prototype."""
+    space.eval()
+    from emoanim.binding.space import VALID_CLASSES, class_label
+
+    prototypes = space.prototypes()[VALID_CLASSES]
+    emotions = np.array([EMOTIONS.index(class_label(c)[0]) for c in VALID_CLASSES])
+    out = {}
+    for modality in ("motion", "audio", "text"):
+        if modality == "text":
+            z = _embed(space, "text", space.text_encoder.encode([texts[0] for texts in data.descriptions]))
+        else:
+            z = _embed(space, modality, pad([f.numpy() for f in features[modality]]))
+        predicted = emotions[(z @ prototypes.T).argmax(1).numpy()]
+        out[f"{modality}_acc"] = float((predicted == data.emotion).mean())
+    out["mean_acc"] = float(np.mean(list(out.values())))
+    return out
+
+
+# --- the whole recipe --------------------------------------------------------------------------
+def train_binding(config: BindingTrainConfig) -> EmotionSpace:
+    from emoanim.binding.audio_encoder import AudioEncoderConfig
+    from emoanim.binding.motion_encoder import MotionEncoderConfig
+
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    corpus = Corpus(config.corpus)
+    train, val = load_split(corpus, "train", config.limit), load_split(corpus, "val", config.limit)
+    config.log(f"corpus {config.corpus}: {len(train)} train / {len(val)} val clips")
+    space = EmotionSpace(
+        EmotionSpaceConfig(
+            motion_encoder=asdict(MotionEncoderConfig(param_names=list(corpus.meta.names), rig=corpus.meta.rig)),
+            audio_encoder=asdict(AudioEncoderConfig()),
+        )
+    )
+    stacked = np.concatenate(train.params)
+    space.motion_encoder.set_normalization(stacked.mean(0), stacked.std(0))
+    metrics = {"motion_encoder": train_classifier("motion", space.motion_encoder, motion_batch, train, val, config,
+                                                  config.motion_epochs)}
+    metrics["audio_encoder"] = train_classifier("audio", space.audio_encoder, audio_batch, train, val, config,
+                                                config.audio_epochs)
+    for module in (space.motion_encoder, space.audio_encoder):
+        module.requires_grad_(False)
+    metrics["binding_val"] = bind(space, train, val, config)
+    space.config.metrics = {"val": metrics, "train_config": {k: str(v) for k, v in asdict(config).items() if k != "log"}}
+    space.save_pretrained(config.out)
+    config.log(f"saved {config.out}")
+    return space

@@ -1,0 +1,1 @@
+"""Evaluation of the emotion space and the generator."""

@@ -1,0 +1,1 @@
+"""Frozen text encoders for emotion descriptions (see ``emoanim.text.encoder``)."""

@@ -1,0 +1,125 @@
+"""The emotion space: unit embeddings from every modality, blending, persistence, bad inputs.
+
+Structural tests use a small randomly initialised space; behaviour tests use the shipped
+checkpoint (``checkpoints/emotion_space``) on speech and motion synthesised here, with voices and
+sentences of the corpus's test split.
+"""
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from emoanim.binding.adapter import info_nce, masked_max_pool
+from emoanim.binding.audio_encoder import AudioEncoderConfig
+from emoanim.binding.motion_encoder import MotionEncoderConfig
+from emoanim.binding.space import EmotionSpace, EmotionSpaceConfig, class_label, label_class
+from emoanim.errors import EmoAnimError
+from emoanim.motion import Motion
+from emoanim.rigs import rig_param_names
+
+CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "emotion_space"
+
+
+@pytest.fixture(scope="module")
+def tiny_space():
+    torch.manual_seed(0)
+    config = EmotionSpaceConfig(
+        motion_encoder=asdict(MotionEncoderConfig(param_names=list(rig_param_names("arkit")), rig="arkit",
+                                                  d_model=32, layers=1, heads=2, ff=64)),
+        audio_encoder=asdict(AudioEncoderConfig(d_model=32, layers=1, heads=2, ff=64)),
+        label_dim=16, embed_dim=32, adapter_hidden=32,
+    )
+    return EmotionSpace(config).eval()
+
+
+def motion_params(frames=50, seed=0):
+    rng = np.random.default_rng(seed)
+    params = np.zeros((frames, len(rig_param_names("arkit"))), np.float32)
+    params[:, :52] = rng.uniform(0, 0.3, (frames, 52))
+    return params
+
+
+def speech(seconds=1.5, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(16000 * seconds)) / 16000
+    return (0.3 * np.sin(2 * np.pi * (140 + 30 * np.sin(3 * t)) * t) * (1 + rng.normal(0, 0.05, len(t)))).astype(np.float32)
+
+
+def test_every_modality_gives_a_unit_vector(tiny_space):
+    for kwargs in (
+        {"emotion": "happy", "intensity": 3},
+        {"text": "quietly furious"},
+        {"audio": speech()},
+        {"motion": motion_params()},
+        {"motion": Motion(motion_params(), rig_param_names("arkit"), 25.0, "arkit")},
+    ):
+        z = tiny_space.embed(**kwargs)
+        assert z.shape == (32,) and z.dtype == np.float32
+        assert np.linalg.norm(z) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_blend_moves_between_its_parts(tiny_space):
+    happy = tiny_space.embed(emotion="happy", intensity=3)
+    surprised = tiny_space.embed(emotion="surprised", intensity=3)
+    mostly_happy = EmotionSpace.blend([(happy, 0.7), (surprised, 0.3)])
+    assert np.linalg.norm(mostly_happy) == pytest.approx(1.0, abs=1e-5)
+    assert mostly_happy @ happy > mostly_happy @ surprised
+    mostly_surprised = EmotionSpace.blend([(happy, 0.2), (surprised, 0.8)])
+    assert mostly_surprised @ surprised > mostly_happy @ surprised
+    # Weights of a single part give the part itself.
+    np.testing.assert_allclose(EmotionSpace.blend([(happy, 2.0)]), happy, atol=1e-6)
+    with pytest.raises(EmoAnimError, match="non-negative"):
+        EmotionSpace.blend([(happy, -1.0), (surprised, 1.0)])
+    with pytest.raises(EmoAnimError, match="cancel"):
+        EmotionSpace.blend([(happy, 1.0), (-happy, 1.0)])
+
+
+def test_bad_inputs(tiny_space):
+    with pytest.raises(EmoAnimError, match="text is empty"):
+        tiny_space.embed(text="   ")
+    with pytest.raises(EmoAnimError, match="silent"):
+        tiny_space.embed(audio=np.zeros(16000, np.float32))
+    with pytest.raises(EmoAnimError, match="exactly one"):
+        tiny_space.embed(emotion="happy", text="glad")
+    with pytest.raises(EmoAnimError, match="exactly one"):
+        tiny_space.embed()
+    with pytest.raises(EmoAnimError, match="unknown emotion"):
+        tiny_space.embed(emotion="hangry")
+    with pytest.raises(EmoAnimError, match="intensity"):
+        tiny_space.embed(emotion="sad", intensity=5)
+    flame_motion = Motion(np.zeros((30, 65), np.float32), rig_param_names("flame", 50), 25.0, "flame")
+    with pytest.raises(EmoAnimError, match="'flame' rig"):
+        tiny_space.embed(motion=flame_motion)
+    with pytest.raises(EmoAnimError, match=r"\[frames, 55\]"):
+        tiny_space.embed(motion=np.zeros((30, 10), np.float32))
+    bad = motion_params()
+    bad[3, 3] = np.nan
+    with pytest.raises(EmoAnimError, match="NaN"):
+        tiny_space.embed(motion=bad)
+
+
+def test_save_and_load_fp16(tiny_space, tmp_path):
+    tiny_space.save_pretrained(tmp_path)
+    from safetensors.torch import load_file
+
+    assert all(t.dtype == torch.float16 for t in load_file(str(tmp_path / "model.safetensors")).values())
+    loaded = EmotionSpace.from_pretrained(tmp_path, text_encoder=tiny_space.text_encoder)
+    for kwargs in ({"emotion": "angry", "intensity": 2}, {"motion": motion_params()}, {"audio": speech()}):
+        np.testing.assert_allclose(loaded.embed(**kwargs), tiny_space.embed(**kwargs), atol=2e-2)
+    with pytest.raises(EmoAnimError, match="no emotion space"):
+        EmotionSpace.from_pretrained(tmp_path / "missing")
+
+
+def test_labels_and_losses():
+    assert class_label(label_class("fear", 2)) == ("fearful", 2)
+    assert label_class("neutral", 3) == label_class("neutral", 1)  # neutral has one level
+    x = torch.tensor([[[1.0], [5.0], [9.0]]])
+    assert masked_max_pool(x, torch.tensor([[True, True, False]])).item() == 5.0
+    z = torch.nn.functional.normalize(torch.randn(6, 8), dim=-1)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    scale = torch.tensor(np.log(10.0))
+    aligned = info_nce(z, z, labels, scale)
+    assert aligned < info_nce(z, z[torch.tensor([2, 3, 4, 5, 0, 1])], labels, scale)
