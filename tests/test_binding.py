@@ -123,3 +123,43 @@ def test_labels_and_losses():
     scale = torch.tensor(np.log(10.0))
     aligned = info_nce(z, z, labels, scale)
     assert aligned < info_nce(z, z[torch.tensor([2, 3, 4, 5, 0, 1])], labels, scale)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return EmotionSpace.from_pretrained(CHECKPOINT)
+
+
+def synthesized_clip(emotion, intensity, seed=0):
+    """Speech of a held-out (test-split) voice and a test-split sentence, with its rule-based motion."""
+    from emoanim.data.facial import synthesize_motion
+    from emoanim.data.synth import split_voices
+    from emoanim.data.tts import emotion_prosody, list_voices, synthesize
+
+    voice = next(v for v in split_voices(list_voices(), 0)["test"] if v.engine == "espeak")
+    rng = np.random.default_rng(seed)
+    text = "Maybe we should move the blue boat before the storm arrives tomorrow."
+    clip = synthesize(text, voice, emotion_prosody(emotion, intensity, rng), 16000, rng)
+    params = synthesize_motion(clip.phones, clip.audio, 16000, emotion, intensity, rng)
+    return clip.audio, params
+
+
+def test_shipped_space_modalities_agree_on_clear_cases(shipped):
+    for emotion, text in (("happy", "absolutely thrilled"), ("angry", "really furious"), ("sad", "deeply sorrowful")):
+        label = shipped.embed(emotion=emotion, intensity=3)
+        assert shipped.classify(label)[0] == emotion
+        assert shipped.classify(shipped.embed(text=text))[0] == emotion, text
+        audio, params = synthesized_clip(emotion, 3)
+        z_motion = shipped.embed(motion=params)
+        assert shipped.classify(z_motion)[0] == emotion
+        # Matching label and motion are closer than the label and a motion of another emotion.
+        other = "sad" if emotion != "sad" else "happy"
+        assert label @ z_motion > label @ shipped.embed(motion=synthesized_clip(other, 3)[1])
+        assert np.linalg.norm(shipped.embed(audio=audio)) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_shipped_blend_of_label_and_text(shipped):
+    happy = shipped.embed(emotion="happy", intensity=2)
+    surprised = shipped.embed(text="completely astonished")
+    mix = EmotionSpace.blend([(happy, 0.5), (surprised, 0.5)])
+    assert min(mix @ happy, mix @ surprised) > happy @ surprised
