@@ -1,12 +1,12 @@
 # The two commands a fresh Debian machine needs (see README):
-#   make demo   - set up and run the main job (renders the ARKit showcase and the README stills)
+#   make demo   - set up and run the demo: the Gradio app on http://localhost:7860
 #   make test   - set up and run the test suite (what CI runs)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out
 
-.PHONY: setup system-deps demo test bench clean
+.PHONY: setup system-deps test-deps demo showcase test bench clean
 
 # Runtime packages are in packages.txt (Hugging Face Spaces reads it); the speech synthesizers
 # below are only needed to build the synthetic corpus and to run the tests.
@@ -19,6 +19,17 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$(cat packages.txt) $(DATA_PACKAGES); \
 	fi
 
+# The app's real-browser test drives Debian's chromium with Playwright (Playwright's own browser
+# download does not work offline), so the test target also needs it.
+TEST_PACKAGES := chromium
+
+test-deps:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	if ! dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1; then \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(TEST_PACKAGES); \
+	fi
+
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -28,12 +39,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 setup: system-deps $(VENV)/.installed
 
 demo: setup
+	$(PY) app.py
+
+showcase: setup
 	mkdir -p $(OUT)
 	$(PY) -m emoanim showcase --out $(OUT)/showcase.mp4
 	$(PY) -m emoanim stills --out $(OUT)/stills.png
 	@echo "open $(OUT)/showcase.mp4 and $(OUT)/stills.png"
 
-test: setup
+test: setup test-deps
 	$(PY) -m pytest -q tests
 
 bench: setup

@@ -79,7 +79,61 @@ def cmd_avatars(args: argparse.Namespace) -> None:
 def cmd_bench(args: argparse.Namespace) -> None:
     from emoanim.bench import run_benchmark
 
-    run_benchmark(args.target, seconds=args.seconds, size=args.size, avatar=args.avatar)
+    options = {"size": args.size, "avatar": args.avatar}
+    if args.seconds is not None:
+        options["seconds"] = args.seconds
+    if args.target == "e2e":
+        options.update(steps=args.steps, checkpoints=args.checkpoints, device=args.device)
+    run_benchmark(args.target, **options)
+
+
+def _emotion_source(args: argparse.Namespace):
+    from emoanim.pipeline import EmotionSource
+
+    if args.intensity is not None and args.emotion is None:
+        raise EmoAnimError("--intensity goes with --emotion (e.g. --emotion happy --intensity 3)")
+    if args.emotion is not None:
+        return EmotionSource.label(args.emotion, 2 if args.intensity is None else args.intensity)
+    if args.text is not None:
+        return EmotionSource.from_text(args.text)
+    if args.emotion_audio is not None:
+        return EmotionSource.from_audio(args.emotion_audio)
+    if args.reference_motion is not None:
+        return EmotionSource.from_motion(args.reference_motion)
+    return EmotionSource.auto()
+
+
+class _ProgressLine:
+    """One self-overwriting progress line on a terminal's stderr (nothing when piped)."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last = ""
+
+    def __call__(self, fraction: float, stage: str) -> None:
+        line = f"[{100 * fraction:3.0f}%] {stage}"
+        if self.tty and line != self.last:
+            print(f"\r{line:60s}", end="", file=sys.stderr, flush=True)
+            self.last = line
+
+    def close(self) -> None:
+        if self.tty and self.last:
+            print(file=sys.stderr)
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from emoanim.pipeline import Animator, AnimatorConfig, check_size
+
+    source = _emotion_source(args)  # checked before the slow parts
+    config = AnimatorConfig(max_seconds=args.max_seconds, avatar=args.avatar, size=check_size(args.size))
+    animator = Animator.from_pretrained(args.checkpoints, device=args.device, config=config)
+    progress = _ProgressLine()
+    try:
+        result = animator.generate(args.audio, source, args.out, motion_out=args.motion_out, guidance=args.guidance,
+                                   steps=args.steps, seed=args.seed, progress=progress)
+    finally:
+        progress.close()
+    print(f"wrote {result.video}" + (f" and {args.motion_out}" if args.motion_out else ""))
 
 
 def cmd_data_synth(args: argparse.Namespace) -> None:
@@ -121,6 +175,34 @@ def cmd_train_binding(args: argparse.Namespace) -> None:
                                      audio_epochs=args.audio_epochs, bind_epochs=args.bind_epochs))
 
 
+def cmd_train_text_adapter(args: argparse.Namespace) -> None:
+    from emoanim.binding.train import TextAdapterTrainConfig, train_text_adapter
+
+    train_text_adapter(TextAdapterTrainConfig(space=args.space, corpus=args.corpus, out=args.out, seed=args.seed,
+                                              epochs=args.epochs, feature_dropout=args.feature_dropout))
+
+
+def cmd_train_content(args: argparse.Namespace) -> None:
+    from emoanim.audio.train_content import ContentTrainConfig, train_content
+
+    train_content(ContentTrainConfig(corpus=str(args.corpus), out=str(args.out), seed=args.seed, steps=args.steps))
+
+
+def cmd_train_sync(args: argparse.Namespace) -> None:
+    from emoanim.diffusion.train import SyncTrainConfig, train_sync
+
+    train_sync(SyncTrainConfig(corpus=str(args.corpus), out=str(args.out), content=str(args.content),
+                               space=str(args.space), seed=args.seed, steps=args.steps, threads=args.threads))
+
+
+def cmd_train_generator(args: argparse.Namespace) -> None:
+    from emoanim.diffusion.train import GeneratorTrainConfig, train_generator
+
+    train_generator(GeneratorTrainConfig(corpus=str(args.corpus), out=str(args.out), kind=args.kind,
+                                         content=str(args.content), space=str(args.space), sync=str(args.sync),
+                                         seed=args.seed, steps=args.steps, threads=args.threads))
+
+
 def cmd_evaluate_binding(args: argparse.Namespace) -> None:
     from emoanim.binding.space import EmotionSpace
     from emoanim.eval.binding import evaluate_binding, markdown_table, write_report
@@ -131,6 +213,38 @@ def cmd_evaluate_binding(args: argparse.Namespace) -> None:
     json_path, md_path = write_report(results, args.out)
     print(markdown_table(results))
     print(f"wrote {json_path}, {md_path}, {results['plot']}")
+
+
+def cmd_evaluate_generator(args: argparse.Namespace) -> None:
+    import shlex
+
+    from emoanim.binding.space import EmotionSpace
+    from emoanim.diffusion.generator import MotionGenerator
+    from emoanim.diffusion.sync_expert import LipSyncExpert
+    from emoanim.eval.generator import (
+        GeneratorEvalOptions,
+        evaluate_generator,
+        load_eval_clips,
+        markdown_table,
+        write_report,
+    )
+    from emoanim.rigs import load_rig
+
+    generator = MotionGenerator.from_pretrained(args.generator)  # checked before the slow parts
+    regression = MotionGenerator.from_pretrained(args.regression) if args.regression else None
+    expert = LipSyncExpert.from_pretrained(args.sync)
+    space = EmotionSpace.from_pretrained(args.space)
+    clips = load_eval_clips(args.corpus, args.split, args.content, args.space)
+    options = GeneratorEvalOptions(limit=args.limit, steps=args.steps, guidance=args.guidance,
+                                   sweep_clips=args.sweep_clips, full_clips=args.full_clips, seed=args.seed)
+    results = evaluate_generator(clips, space, generator, regression, expert, load_rig(clips.data.rig), options)
+    results["command"] = "python -m emoanim evaluate generator " + " ".join(shlex.quote(str(a)) for a in (
+        "--corpus", args.corpus, "--split", args.split, "--generator",
+        args.generator, "--regression", args.regression, "--limit", args.limit, "--steps", args.steps,
+        "--sweep-clips", args.sweep_clips, "--full-clips", args.full_clips, "--seed", args.seed))
+    json_path, md_path, png = write_report(results, args.out)
+    print(markdown_table(results))
+    print(f"wrote {json_path}, {md_path}, {png}")
 
 
 def cmd_evaluate_corpus(args: argparse.Namespace) -> None:
@@ -206,6 +320,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audio-epochs", type=int, default=25)
     p.add_argument("--bind-epochs", type=int, default=40)
     p.set_defaults(func=cmd_train_binding)
+    p = train.add_parser("text-adapter", help="retrain only the text adapter of an emotion space (selected on the "
+                                              "'dev' description pool); every other weight stays as it is")
+    p.add_argument("--space", type=Path, default=Path("checkpoints/emotion_space"), help="the trained space to retrain")
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="where to save the space (may be --space itself)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--feature-dropout", type=float, default=0.5, help="dropout on the text encoder's features")
+    p.set_defaults(func=cmd_train_text_adapter)
+    p = train.add_parser("content", help="train the content encoder (phone posteriors the generator reads)")
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--out", type=Path, default=Path("checkpoints/content_encoder"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=3000)
+    p.set_defaults(func=cmd_train_content)
+    for name, help_text, out, steps in (
+        ("sync", "train the lip-sync expert (needs the content encoder)", "checkpoints/lip_sync", 3000),
+        ("generator", "train the motion generator (needs content encoder, emotion space, lip-sync expert)",
+         "checkpoints/generator", 6000),
+    ):
+        p = train.add_parser(name, help=help_text)
+        p.add_argument("--corpus", type=Path, required=True)
+        p.add_argument("--out", type=Path, default=Path(out))
+        p.add_argument("--content", type=Path, default=Path("checkpoints/content_encoder"))
+        p.add_argument("--space", type=Path, default=Path("checkpoints/emotion_space"))
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--steps", type=int, default=steps)
+        p.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+        if name == "generator":
+            p.add_argument("--sync", type=Path, default=Path("checkpoints/lip_sync"))
+            p.add_argument("--kind", choices=("diffusion", "regression"), default="diffusion")
+        p.set_defaults(func=cmd_train_sync if name == "sync" else cmd_train_generator)
 
     evaluate = sub.add_parser("evaluate", help="evaluate the models").add_subparsers(dest="eval_command", required=True)
     p = evaluate.add_parser("binding", help="emotion-space metrics on the test split")
@@ -215,17 +361,62 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("docs"))
     p.set_defaults(func=cmd_evaluate_binding)
 
+    p = evaluate.add_parser("generator", help="generator metrics on the test split (lips, sync, blinks, emotion)")
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--generator", type=Path, default=Path("checkpoints/generator"))
+    p.add_argument("--regression", default="checkpoints/regression",
+                   help="the regression baseline ('' to leave it out)")
+    p.add_argument("--sync", type=Path, default=Path("checkpoints/lip_sync"))
+    p.add_argument("--content", type=Path, default=Path("checkpoints/content_encoder"))
+    p.add_argument("--space", type=Path, default=Path("checkpoints/emotion_space"))
+    p.add_argument("--limit", type=int, default=160, help="clips, balanced over the 8 emotions")
+    p.add_argument("--steps", type=int, default=25, help="fast sampler steps")
+    p.add_argument("--guidance", type=float, default=2.0)
+    p.add_argument("--sweep-clips", type=int, default=48, help="clips of the guidance sweep")
+    p.add_argument("--full-clips", type=int, default=16, help="clips also sampled with all 400 steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("docs"))
+    p.set_defaults(func=cmd_evaluate_generator)
+
     p = evaluate.add_parser("corpus", help="blink rate and lip closure of a corpus's motion")
     p.add_argument("corpus", type=Path)
     p.add_argument("--every", type=int, default=20, help="pose every N-th clip on the rig for the lip checks")
     p.set_defaults(func=cmd_evaluate_corpus)
 
     p = sub.add_parser("bench", help="speed and memory benchmarks")
-    p.add_argument("target", choices=("render",))
-    p.add_argument("--seconds", type=float, default=20.0, help="length of the benchmark clip")
+    p.add_argument("target", choices=("render", "e2e"), help="render: rendering + encoding; e2e: the whole pipeline")
+    p.add_argument("--seconds", type=float, default=None, help="length of the benchmark clip (render 20, e2e 10)")
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--avatar", default=None)
+    p.add_argument("--steps", type=int, default=25, help="e2e: sampling steps")
+    p.add_argument("--checkpoints", type=Path, default=Path("checkpoints"), help="e2e: checkpoint folder")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="e2e: default cuda when available")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("generate", help="speech + an emotion -> talking-head MP4 (and the motion)")
+    p.add_argument("--audio", type=Path, required=True, help="speech (wav, mp3, flac, ogg, m4a; any rate)")
+    p.add_argument("--out", type=Path, required=True, help="output .mp4")
+    p.add_argument("--motion-out", type=Path, default=None, help="also save the motion as .npz")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--emotion", default=None,
+                        help="neutral happy sad angry fearful disgusted surprised contemptuous")
+    source.add_argument("--text", default=None, help="describe the emotion in words, e.g. 'quietly furious'")
+    source.add_argument("--emotion-audio", type=Path, default=None, help="borrow the emotion of this speech clip")
+    source.add_argument("--reference-motion", type=Path, default=None,
+                        help="borrow the emotion of a motion .npz/.csv/.json")
+    source.add_argument("--auto", action="store_true", help="the emotion heard in the input speech itself")
+    p.add_argument("--intensity", type=int, default=None, choices=(1, 2, 3),
+                   help="with --emotion: 1 weak .. 3 strong (2)")
+    p.add_argument("--guidance", type=float, default=2.0, help="emotion guidance weight (0.5-3 typical)")
+    p.add_argument("--steps", type=int, default=25, help="sampling steps")
+    p.add_argument("--seed", type=int, default=0, help="another seed gives another take")
+    p.add_argument("--avatar", default=None, help="Anny identity (see `avatars`)")
+    p.add_argument("--size", type=int, default=512, help="video width and height in pixels (even)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
+    p.add_argument("--checkpoints", type=Path, default=Path("checkpoints"), help="folder with the model checkpoints")
+    p.add_argument("--max-seconds", type=float, default=60.0, help="longest speech accepted")
+    p.set_defaults(func=cmd_generate)
     return parser
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from emoanim.binding.adapter import info_nce, masked_max_pool
+from emoanim.binding.adapter import info_nce, masked_max_pool, with_mean_token
 from emoanim.binding.audio_encoder import AudioEncoderConfig
 from emoanim.binding.motion_encoder import MotionEncoderConfig
 from emoanim.binding.space import EmotionSpace, EmotionSpaceConfig, class_label, label_class
@@ -23,8 +23,7 @@ from emoanim.rigs import rig_param_names
 CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "emotion_space"
 
 
-@pytest.fixture(scope="module")
-def tiny_space():
+def make_tiny_space(text_encoder=None) -> EmotionSpace:
     torch.manual_seed(0)
     config = EmotionSpaceConfig(
         motion_encoder=asdict(MotionEncoderConfig(param_names=list(rig_param_names("arkit")), rig="arkit",
@@ -32,7 +31,12 @@ def tiny_space():
         audio_encoder=asdict(AudioEncoderConfig(d_model=32, layers=1, heads=2, ff=64)),
         label_dim=16, embed_dim=32, adapter_hidden=32,
     )
-    return EmotionSpace(config).eval()
+    return EmotionSpace(config, text_encoder).eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_space():
+    return make_tiny_space()
 
 
 def motion_params(frames=50, seed=0):
@@ -123,6 +127,32 @@ def test_labels_and_losses():
     scale = torch.tensor(np.log(10.0))
     aligned = info_nce(z, z, labels, scale)
     assert aligned < info_nce(z, z[torch.tensor([2, 3, 4, 5, 0, 1])], labels, scale)
+    tokens, mask = with_mean_token(torch.tensor([[[1.0], [3.0], [100.0]]]), torch.tensor([[True, True, False]]))
+    assert tokens[0, :, 0].tolist() == [1.0, 3.0, 100.0, 2.0] and mask.tolist() == [[True, True, False, True]]
+
+
+def test_text_adapter_retraining_changes_only_the_text_adapter(tiny_space):
+    """``train text-adapter``: a fresh, dev-selected text adapter; every other weight stays bit for bit."""
+    from emoanim.binding.train import ClipSet, TextAdapterTrainConfig, fit_text_adapter
+
+    space = make_tiny_space(tiny_space.text_encoder)
+    space.config.text_sentence_token = True
+    before = {k: v.clone() for k, v in space.state_dict().items()}
+    classes = [label_class("happy", 3), label_class("sad", 3)]
+    train = ClipSet(
+        params=[motion_params(60, seed) for seed in range(8)], audio=[np.zeros(16000, np.int16)] * 8,
+        emotion=np.array([1, 2] * 4), intensity=np.full(8, 2), label=np.array(classes * 4),
+        descriptions=[["extremely happy"], ["utterly miserable"]] * 4, fps=25.0,
+    )
+    config = TextAdapterTrainConfig(space=Path("unused"), corpus=Path("unused"), out=Path("unused"), epochs=2,
+                                    batch_size=4, dev_per_class=2, log=lambda line: None)
+    result = fit_text_adapter(space, train, config)
+    assert 0.0 <= result["dev_text_acc"] <= 1.0 and result["epoch"] in (1, 2)
+    after = space.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("adapters.text.") for k in changed), changed
+    z = space.embed(text="quietly furious")  # with the sentence step, still a unit vector
+    assert np.linalg.norm(z) == pytest.approx(1.0, abs=1e-5)
 
 
 @pytest.fixture(scope="module")

@@ -204,22 +204,26 @@ def _frame_literals(split: str) -> set[str]:
     return {p for p in parts if p and p not in SHARED_FUNCTION_WORDS}
 
 
-def test_train_and_heldout_pools_are_disjoint(pools):
-    train = [d for pool in pools["train"].values() for d in pool]
-    heldout = [d for pool in pools["heldout"].values() for d in pool]
+LEXICONS = {"train": D.TRAIN_WORDS, "heldout": D.HELDOUT_WORDS, "dev": D.DEV_WORDS}
+
+
+@pytest.mark.parametrize("first, second", [("train", "heldout"), ("train", "dev"), ("heldout", "dev")])
+def test_pools_are_disjoint(pools, first, second):
+    """train trains, dev selects models, heldout tests: none may leak a word into another."""
+    texts = {split: [d for pool in pools[split].values() for d in pool] for split in (first, second)}
     # 1. No word at all in common beyond grammar words (covers synonyms, adverbs, nouns, situations).
-    shared = _content_tokens(train) & _content_tokens(heldout)
+    shared = _content_tokens(texts[first]) & _content_tokens(texts[second])
     assert shared <= SHARED_FUNCTION_WORDS, sorted(shared - SHARED_FUNCTION_WORDS)
     # 2. Lexicon items and frame text of one pool never occur in the other pool's descriptions.
-    assert not D.TRAIN_WORDS & D.HELDOUT_WORDS
-    for items, texts in ((D.HELDOUT_WORDS | _frame_literals("heldout"), train),
-                         (D.TRAIN_WORDS | _frame_literals("train"), heldout)):  # fmt: skip
-        joined = "\n".join(texts)
+    assert not LEXICONS[first] & LEXICONS[second]
+    for items, other in ((LEXICONS[second] | _frame_literals(second), texts[first]),
+                         (LEXICONS[first] | _frame_literals(first), texts[second])):  # fmt: skip
+        joined = "\n".join(other)
         leaked = [item for item in items if contains(item, joined)]
         assert not leaked, leaked
     # 3. No shared word roots either ('sad' / 'sadness', 'furious' / 'fury' would make heldout easy).
     roots = lambda words: {w for item in words for w in item.split() if len(w) >= 4}
-    close = [(a, b) for a in roots(D.TRAIN_WORDS) for b in roots(D.HELDOUT_WORDS)
+    close = [(a, b) for a in roots(LEXICONS[first]) for b in roots(LEXICONS[second])
              if a[:6] == b[:6] or a.startswith(b) or b.startswith(a)]  # fmt: skip
     assert not close, close
 
@@ -228,7 +232,8 @@ def test_sampled_descriptions_stay_in_their_pool():
     rng = np.random.default_rng(11)
     for emotion in EMOTIONS:
         for level in INTENSITIES:
-            for split, other in (("train", D.HELDOUT_WORDS), ("heldout", D.TRAIN_WORDS)):
+            for split, other in (("train", D.HELDOUT_WORDS | D.DEV_WORDS), ("heldout", D.TRAIN_WORDS | D.DEV_WORDS),
+                                 ("dev", D.TRAIN_WORDS | D.HELDOUT_WORDS)):  # fmt: skip
                 for _ in range(40):
                     text = D.describe(emotion, level, rng, split)
                     assert text in D.description_pool(emotion, level, split)

@@ -32,6 +32,7 @@ __all__ = [
     "AudioFeatureConfig",
     "PROSODY_CHANNELS",
     "audio_features",
+    "augment_mel",
     "check_wave",
     "feature_scale",
     "mel_filterbank",
@@ -290,3 +291,36 @@ def audio_features(
     deltas[..., 0] = torch.where(stretch, deltas[..., 0], 0.0)
     feats = torch.cat([mel, prosody, deltas], -1).masked_fill(~valid, 0.0)  # [B, T, M + 6]
     return feats, mask
+
+
+def augment_mel(
+    x: torch.Tensor, mask: torch.Tensor, n_mels: int, warp: float = 0.1, freq_masks: int = 2,
+    freq_mask_width: int = 8, time_masks: int = 2, time_mask_frames: int = 20,
+) -> torch.Tensor:
+    """Training views of features x [B, T, C] whose first ``n_mels`` channels are log-mel: a random
+    vocal-tract warp of the mel axis (a factor in [1/(1+warp), 1+warp]: formants move together, as
+    between speakers) and SpecAugment (``freq_masks`` bands and ``time_masks`` spans set to 0)."""
+    B, T, _ = x.shape
+    M = n_mels
+    mel, rest = x[..., :M], x[..., M:]
+    if warp > 0:
+        # Read mel channel m at m * alpha (linear interpolation, edges held).
+        alpha = torch.exp((torch.rand(B, 1, device=x.device) * 2 - 1) * math.log1p(warp))  # [B, 1]
+        src = (torch.arange(M, device=x.device)[None] * alpha).clamp(0, M - 1)  # [B, M]
+        lo = src.floor().long().clamp(max=M - 2)
+        w = (src - lo)[:, None]  # [B, 1, M]
+        gather = lambda i: mel.gather(2, i[:, None].expand(B, T, M))
+        mel = (1 - w) * gather(lo) + w * gather(lo + 1)
+    band = torch.arange(M, device=x.device)[None]  # [1, M]
+    for _ in range(freq_masks):
+        width = torch.randint(0, freq_mask_width + 1, (B, 1), device=x.device)
+        start = (torch.rand(B, 1, device=x.device) * (M - width + 1)).long()
+        mel = mel.masked_fill(((band >= start) & (band < start + width))[:, None], 0.0)
+    x = torch.cat([mel, rest], -1)
+    frame = torch.arange(T, device=x.device)[None]  # [1, T]
+    n = mask.sum(1, keepdim=True)  # [B, 1]
+    for _ in range(time_masks):
+        width = torch.minimum(torch.randint(0, time_mask_frames + 1, (B, 1), device=x.device), n // 5)
+        start = (torch.rand(B, 1, device=x.device) * (n - width + 1)).long()
+        x = x.masked_fill(((frame >= start) & (frame < start + width))[..., None], 0.0)
+    return x

@@ -37,6 +37,17 @@ def masked_max_pool(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     return x.masked_fill(~mask[..., None], float("-inf")).max(dim=1).values
 
 
+def with_mean_token(tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Append the mean of the valid steps as one more step: [B, L, F], [B, L] -> [B, L + 1, F], [B, L + 1].
+
+    For text this is the sentence encoder's own pooled embedding (before its normalisation); one
+    summary step next to the token steps keeps the max-pool of Eq. 2 from hanging on single tokens.
+    """
+    valid = mask[..., None].to(tokens.dtype)
+    mean = (tokens * valid).sum(1, keepdim=True) / valid.sum(1, keepdim=True).clamp(min=1.0)
+    return torch.cat([tokens, mean], 1), torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
+
+
 def embed_sequence(adapter: Adapter, features: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Encoder features [B, L, F] -> unit embeddings [B, E] (adapter, max-pool, L2 norm)."""
     return F.normalize(masked_max_pool(adapter(features), mask), dim=-1)

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emoanim.audio.features import AudioFeatureConfig, audio_features, check_wave, feature_scale
+from emoanim.audio.features import AudioFeatureConfig, audio_features, augment_mel, check_wave, feature_scale
 from emoanim.binding.motion_encoder import sinusoids
 from emoanim.errors import EmoAnimError
 
@@ -251,30 +251,8 @@ class AudioEmotionEncoder(_Persistence, nn.Module):
     def _augment(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Train-mode views of scaled features x [B, T, C_in]: vocal-tract warp and SpecAugment."""
         cfg = self.config
-        B, T, _ = x.shape
-        M = cfg.features.n_mels
-        mel, rest = x[..., :M], x[..., M:]
-        if cfg.warp > 0:
-            # Read mel channel m at m * alpha (linear interpolation, edges held): formants move together.
-            alpha = torch.exp((torch.rand(B, 1, device=x.device) * 2 - 1) * math.log1p(cfg.warp))  # [B, 1]
-            src = (torch.arange(M, device=x.device)[None] * alpha).clamp(0, M - 1)  # [B, M]
-            lo = src.floor().long().clamp(max=M - 2)
-            w = (src - lo)[:, None]  # [B, 1, M]
-            gather = lambda i: mel.gather(2, i[:, None].expand(B, T, M))
-            mel = (1 - w) * gather(lo) + w * gather(lo + 1)
-        band = torch.arange(M, device=x.device)[None]  # [1, M]
-        for _ in range(cfg.freq_masks):
-            width = torch.randint(0, cfg.freq_mask_width + 1, (B, 1), device=x.device)
-            start = (torch.rand(B, 1, device=x.device) * (M - width + 1)).long()
-            mel = mel.masked_fill(((band >= start) & (band < start + width))[:, None], 0.0)
-        x = torch.cat([mel, rest], -1)
-        frame = torch.arange(T, device=x.device)[None]  # [1, T]
-        n = mask.sum(1, keepdim=True)  # [B, 1]
-        for _ in range(cfg.time_masks):
-            width = torch.minimum(torch.randint(0, cfg.time_mask_frames + 1, (B, 1), device=x.device), n // 5)
-            start = (torch.rand(B, 1, device=x.device) * (n - width + 1)).long()
-            x = x.masked_fill(((frame >= start) & (frame < start + width))[..., None], 0.0)
-        return x
+        return augment_mel(x, mask, cfg.features.n_mels, cfg.warp, cfg.freq_masks, cfg.freq_mask_width,
+                           cfg.time_masks, cfg.time_mask_frames)
 
     # ---- classification -------------------------------------------------------------------
 

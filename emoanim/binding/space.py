@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from emoanim.binding.adapter import Adapter, embed_sequence
+from emoanim.binding.adapter import Adapter, embed_sequence, with_mean_token
 from emoanim.data.emotions import EMOTIONS, INTENSITIES, canonical_emotion, check_intensity
 from emoanim.errors import EmoAnimError
 
@@ -49,6 +49,9 @@ class EmotionSpaceConfig:
     label_dim: int = 128
     embed_dim: int = 256
     adapter_hidden: int = 256
+    # The text adapter also sees the mean of the token features (the sentence embedding) as one
+    # more step; off for spaces trained before ``train text-adapter`` existed.
+    text_sentence_token: bool = False
     metrics: dict = field(default_factory=dict)
 
 
@@ -102,8 +105,12 @@ class EmotionSpace(nn.Module):
         return embed_sequence(self.adapters["audio"], features, mask)
 
     def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        tokens, mask = self.text_encoder.encode(list(texts))
-        return embed_sequence(self.adapters["text"], tokens, mask)
+        return embed_sequence(self.adapters["text"], *self.text_input(list(texts)))
+
+    def text_input(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the text adapter reads: token features [B, L, H] and mask (+ the sentence step if configured)."""
+        tokens, mask = self.text_encoder.encode(texts)
+        return with_mean_token(tokens, mask) if self.config.text_sentence_token else (tokens, mask)
 
     def embed_labels(self, classes: torch.Tensor) -> torch.Tensor:
         """class indices [B] -> [B, E] (a label is a sequence of length one)."""

@@ -6,6 +6,11 @@ Three stages, as in the paper's Sec. III-A:
 3. both are frozen, and the adapters (motion, audio, text, label) plus the label embedding and
    temperature are trained with InfoNCE, every modality pulled onto the motion embedding.
 Everything is seeded; the result is saved with ``EmotionSpace.save_pretrained``.
+
+``python -m emoanim train text-adapter`` retrains the text adapter alone on a trained space (its
+other weights stay bit for bit as they are): it reads the sentence embedding as one more step, sees
+feature dropout, and keeps the epoch that best classifies the 'dev' description pool — phrasings
+that share no word with the training pool nor with the test split's held-out pool.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emoanim.binding.adapter import info_nce
+from emoanim.binding.adapter import embed_sequence, info_nce
 from emoanim.binding.space import EmotionSpace, EmotionSpaceConfig, label_class
 from emoanim.data.corpus import Corpus
 from emoanim.data.emotions import EMOTIONS
@@ -170,28 +175,29 @@ def evaluate_classifier(encoder, make_batch, data: ClipSet, batch_size: int = 64
 
 # --- stage 3: binding -------------------------------------------------------------------------
 @torch.no_grad()
-def frozen_features(space: EmotionSpace, data: ClipSet, batch_size: int = 32) -> dict[str, list[torch.Tensor]]:
+def frozen_features(space: EmotionSpace, data: ClipSet, batch_size: int = 32,
+                    modalities: tuple[str, ...] = ("motion", "audio")) -> dict[str, list[torch.Tensor]]:
     """Per-clip feature sequences of the frozen motion and audio encoders."""
     space.eval()
-    out: dict[str, list[torch.Tensor]] = {"motion": [], "audio": []}
+    out: dict[str, list[torch.Tensor]] = {m: [] for m in modalities}
     for idx in np.array_split(np.arange(len(data)), math.ceil(len(data) / batch_size)):
-        params, mask = motion_batch(data, idx, None, None)
-        features = space.motion_encoder(params, mask)
-        out["motion"] += [features[i, : int(mask[i].sum())] for i in range(len(idx))]
-        wave, lengths = audio_batch(data, idx, None, None)
-        features, mask = space.audio_encoder(wave, lengths)
-        out["audio"] += [features[i, : int(mask[i].sum())] for i in range(len(idx))]
+        if "motion" in modalities:
+            params, mask = motion_batch(data, idx, None, None)
+            features = space.motion_encoder(params, mask)
+            out["motion"] += [features[i, : int(mask[i].sum())] for i in range(len(idx))]
+        if "audio" in modalities:
+            wave, lengths = audio_batch(data, idx, None, None)
+            features, mask = space.audio_encoder(wave, lengths)
+            out["audio"] += [features[i, : int(mask[i].sum())] for i in range(len(idx))]
     return out
 
 
 def bind(space: EmotionSpace, train: ClipSet, val: ClipSet, config: BindingTrainConfig) -> dict:
     """Stage 3: train adapters, label embedding and temperature with InfoNCE onto motion."""
-    from emoanim.data.descriptions import description_pool
-
     rng = np.random.default_rng(config.seed + 3)
     torch.manual_seed(config.seed + 3)
     features = {"train": frozen_features(space, train), "val": frozen_features(space, val)}
-    pools = {c: description_pool(*_class_pair(c), "train") for c in np.unique(train.label)}
+    pools = _description_pools(train.label, "train")
     text = space.text_encoder  # frozen; its cache holds every phrasing after this first pass
     text.encode(sorted({t for p in pools.values() for t in p} | {t for d in train.descriptions + val.descriptions for t in d}))
     trainable = [*space.adapters.parameters(), *space.label_embedding.parameters(), space.log_scale]
@@ -207,12 +213,7 @@ def bind(space: EmotionSpace, train: ClipSet, val: ClipSet, config: BindingTrain
             labels = torch.from_numpy(train.label[idx])
             motion = _crop_features([features["train"]["motion"][i] for i in idx], crop_frames, rng)
             audio = _crop_features([features["train"]["audio"][i] for i in idx], crop_frames, rng)  # also 25 fps
-            texts = [
-                pools[train.label[i]][int(rng.integers(len(pools[train.label[i]])))]
-                if rng.random() < config.descriptions_from_pool
-                else train.descriptions[i][int(rng.integers(len(train.descriptions[i])))]
-                for i in idx
-            ]
+            texts = sample_texts(train, idx, pools, config.descriptions_from_pool, rng)
             z_motion = _embed(space, "motion", motion)
             loss = (
                 info_nce(_embed(space, "audio", audio), z_motion, labels, space.log_scale)
@@ -233,6 +234,23 @@ def bind(space: EmotionSpace, train: ClipSet, val: ClipSet, config: BindingTrain
     return best
 
 
+def sample_texts(data: ClipSet, idx: np.ndarray, pools: dict, from_pool: float, rng) -> list[str]:
+    """One description per clip: with probability ``from_pool`` any phrasing of its class, else one of its own."""
+    return [
+        pools[data.label[i]][int(rng.integers(len(pools[data.label[i]])))]
+        if rng.random() < from_pool
+        else data.descriptions[i][int(rng.integers(len(data.descriptions[i])))]
+        for i in idx
+    ]
+
+
+def _description_pools(labels: np.ndarray, split: str) -> dict[int, tuple[str, ...]]:
+    """Every phrasing of each (emotion, intensity) class in ``labels``, from one description pool."""
+    from emoanim.data.descriptions import description_pool
+
+    return {int(c): description_pool(*_class_pair(c), split) for c in np.unique(labels)}
+
+
 def _class_pair(label: int) -> tuple[str, int]:
     from emoanim.binding.space import class_label
 
@@ -244,8 +262,6 @@ def _crop_features(seqs: list[torch.Tensor], frames: tuple[int, int], rng) -> tu
 
 
 def _embed(space: EmotionSpace, modality: str, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    from emoanim.binding.adapter import embed_sequence
-
     features, mask = batch
     return embed_sequence(space.adapters[modality], features, mask)
 
@@ -254,20 +270,24 @@ def _embed(space: EmotionSpace, modality: str, batch: tuple[torch.Tensor, torch.
 def binding_accuracy(space: EmotionSpace, features: dict, data: ClipSet) -> dict:
     """Emotion accuracy of each modality by its nearest label prototype."""
     space.eval()
-    from emoanim.binding.space import VALID_CLASSES, class_label
-
-    prototypes = space.prototypes()[VALID_CLASSES]
-    emotions = np.array([EMOTIONS.index(class_label(c)[0]) for c in VALID_CLASSES])
     out = {}
     for modality in ("motion", "audio", "text"):
         if modality == "text":
-            z = _embed(space, "text", space.text_encoder.encode([texts[0] for texts in data.descriptions]))
+            z = space.embed_texts([texts[0] for texts in data.descriptions])
         else:
             z = _embed(space, modality, pad([f.numpy() for f in features[modality]]))
-        predicted = emotions[(z @ prototypes.T).argmax(1).numpy()]
-        out[f"{modality}_acc"] = float((predicted == data.emotion).mean())
+        out[f"{modality}_acc"] = float((nearest_emotion(space, z) == data.emotion).mean())
     out["mean_acc"] = float(np.mean(list(out.values())))
     return out
+
+
+@torch.no_grad()
+def nearest_emotion(space: EmotionSpace, z: torch.Tensor) -> np.ndarray:
+    """Embeddings [N, E] -> the emotion index of each one's nearest (emotion, intensity) prototype."""
+    from emoanim.binding.space import VALID_CLASSES, class_label
+
+    emotions = np.array([EMOTIONS.index(class_label(c)[0]) for c in VALID_CLASSES])
+    return emotions[(z @ space.prototypes()[VALID_CLASSES].T).argmax(1).numpy()]
 
 
 # --- the whole recipe --------------------------------------------------------------------------
@@ -298,4 +318,119 @@ def train_binding(config: BindingTrainConfig) -> EmotionSpace:
     space.config.metrics = {"val": metrics, "train_config": {k: str(v) for k, v in asdict(config).items() if k != "log"}}
     space.save_pretrained(config.out)
     config.log(f"saved {config.out}")
+    return space
+
+
+# --- retraining the text adapter alone ---------------------------------------------------------
+@dataclass
+class TextAdapterTrainConfig:
+    space: Path  # a trained emotion space: everything but its text adapter is kept exactly
+    corpus: Path
+    out: Path
+    seed: int = 0
+    epochs: int = 8
+    batch_size: int = 64
+    lr: float = 1e-3
+    feature_dropout: float = 0.5  # dropout on the frozen text encoder's features (training only)
+    sentence_token: bool = True  # the adapter also reads the mean token feature (``text_sentence_token``)
+    crop_seconds: tuple[float, float] = (2.0, 5.0)  # motion anchors: random crops, as in ``bind``
+    descriptions_from_pool: float = 0.5
+    dev_per_class: int = 60  # model selection: this many 'dev' pool phrasings per class (fewer if the pool is smaller)
+    threads: int = 2
+    limit: int | None = None
+    log: Callable[[str], None] = field(default=print, repr=False)
+
+
+def dev_descriptions(per_class: int, seed: int) -> tuple[list[str], np.ndarray]:
+    """A seeded sample of the 'dev' description pool (never the test split's 'heldout' pool) and
+    the emotion index of each phrasing."""
+    from emoanim.binding.space import VALID_CLASSES
+
+    rng = np.random.default_rng(seed)
+    texts, emotions = [], []
+    for label, pool in _description_pools(np.array(VALID_CLASSES), "dev").items():
+        chosen = rng.permutation(len(pool))[:per_class]
+        texts += [pool[i] for i in sorted(chosen)]
+        emotions += [EMOTIONS.index(_class_pair(label)[0])] * len(chosen)
+    return texts, np.array(emotions)
+
+
+@torch.no_grad()
+def text_accuracy(space: EmotionSpace, texts: list[str], emotions: np.ndarray, batch_size: int = 512) -> float:
+    """Emotion accuracy of texts by their nearest label prototype."""
+    space.eval()
+    z = torch.cat([space.embed_texts(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)])
+    return float((nearest_emotion(space, z) == emotions).mean())
+
+
+def fit_text_adapter(space: EmotionSpace, train: ClipSet, config: TextAdapterTrainConfig) -> dict:
+    """Train ``space.adapters['text']`` from scratch with InfoNCE onto the frozen motion embedding of
+    random crops (as in ``bind``); keep the epoch with the best 'dev' pool accuracy."""
+    rng = np.random.default_rng(config.seed + 5)
+    torch.manual_seed(config.seed + 5)
+    adapter = space.adapters["text"]
+    for layer in adapter.modules():
+        if isinstance(layer, torch.nn.Linear):
+            layer.reset_parameters()
+    motion = frozen_features(space, train, modalities=("motion",))["motion"]
+    pools = _description_pools(train.label, "train")
+    dev_texts, dev_emotions = dev_descriptions(config.dev_per_class, config.seed)
+    text = space.text_encoder  # frozen; encode every phrasing once, the cache serves the rest
+    phrasings = {t for p in pools.values() for t in p} | {t for d in train.descriptions for t in d} | set(dev_texts)
+    text.cache_size = max(text.cache_size, len(phrasings))
+    text.encode(sorted(phrasings))
+    log_scale = space.log_scale.detach()
+    optimizer = torch.optim.AdamW(adapter.parameters(), lr=config.lr, weight_decay=0.01)
+    batches = math.ceil(len(train) / config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.epochs * batches,
+                                                   pct_start=0.1)
+    crop_frames = (int(config.crop_seconds[0] * train.fps), int(config.crop_seconds[1] * train.fps))
+    best, best_state = {"dev_text_acc": -1.0}, None
+    for epoch in range(config.epochs):
+        started, losses = time.time(), []
+        space.eval()  # the frozen parts stay in eval mode (no dropout in the motion adapter) ...
+        adapter.train()  # ... only the text adapter trains
+        for idx in np.array_split(rng.permutation(len(train)), batches):
+            with torch.no_grad():
+                z_motion = _embed(space, "motion", _crop_features([motion[i] for i in idx], crop_frames, rng))
+            tokens, mask = space.text_input(sample_texts(train, idx, pools, config.descriptions_from_pool, rng))
+            z_text = embed_sequence(adapter, F.dropout(tokens, config.feature_dropout), mask)
+            loss = info_nce(z_text, z_motion, torch.from_numpy(train.label[idx]), log_scale)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+        metrics = {"dev_text_acc": text_accuracy(space, dev_texts, dev_emotions), "epoch": epoch + 1}
+        config.log(f"[text adapter] epoch {epoch + 1}/{config.epochs} loss {np.mean(losses):.3f} "
+                   f"dev text {metrics['dev_text_acc']:.3f} ({time.time() - started:.0f} s)")
+        if metrics["dev_text_acc"] > best["dev_text_acc"]:
+            best, best_state = metrics, {k: v.clone() for k, v in adapter.state_dict().items()}
+    adapter.load_state_dict(best_state)
+    space.eval()
+    return best
+
+
+def train_text_adapter(config: TextAdapterTrainConfig) -> EmotionSpace:
+    """Retrain the text adapter of a saved space; its other weights are checked unchanged before saving."""
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    space = EmotionSpace.from_pretrained(config.space)
+    space.requires_grad_(False)
+    space.adapters["text"].requires_grad_(True)
+    kept = {k: v.clone() for k, v in space.state_dict().items() if not k.startswith("adapters.text.")}
+    space.config.text_sentence_token = config.sentence_token
+    train = load_split(Corpus(config.corpus), "train", config.limit)
+    config.log(f"corpus {config.corpus}: {len(train)} train clips; text adapter of {config.space}")
+    result = fit_text_adapter(space, train, config)
+    after = space.state_dict()
+    changed = [k for k, v in kept.items() if not torch.equal(v, after[k])]
+    if changed:
+        raise RuntimeError(f"retraining the text adapter changed other weights: {changed[:5]}")
+    space.config.metrics = {
+        **space.config.metrics,
+        "text_adapter": {**result, "train_config": {k: str(v) for k, v in asdict(config).items() if k != "log"}},
+    }
+    space.save_pretrained(config.out)
+    config.log(f"saved {config.out} (dev text accuracy {result['dev_text_acc']:.3f}, epoch {result['epoch']})")
     return space

@@ -1,4 +1,4 @@
-"""Natural-language descriptions of an (emotion, intensity), from two disjoint paraphrase pools.
+"""Natural-language descriptions of an (emotion, intensity), from three disjoint paraphrase pools.
 
 A description fills a frame ("sounds {ap}", "with a hint of {noun}", "like someone who {sit}") with
 words of one emotion and level: synonyms per level (annoyed / angry / furious), intensity adverbs
@@ -10,7 +10,11 @@ text encoder scored on held-out descriptions meets phrasings it has never seen: 
 and "extremely", heldout has "seething" and "completely". Held-out words are still common English,
 so a pretrained sentence encoder knows them. ``FREE_TEXT_PROBES`` are a third, independent check:
 free text ("livid", "bored out of my mind") with the (emotion, intensity) it should map to; no probe
-occurs verbatim in either pool.
+occurs verbatim in any pool.
+
+The 'dev' pool shares no word with either ("irate", "decidedly", "looks {ap}"): it is for model
+selection (``train text-adapter`` keeps the epoch that classifies it best), so that neither the
+test split's 'heldout' pool nor the probes are ever tuned on. No corpus clip uses it.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from emoanim.data.emotions import EMOTIONS, INTENSITIES, canonical_emotion, chec
 from emoanim.data.sentences import article
 from emoanim.errors import EmoAnimError
 
-SPLITS: tuple[str, ...] = ("train", "heldout")
+SPLITS: tuple[str, ...] = ("train", "heldout", "dev")
 
 
 def _levels(text: str) -> dict[int, tuple[str, ...]]:
@@ -49,6 +53,7 @@ INTENSITY_ADVERBS: dict[str, dict[int, tuple[str, ...]]] = {
                      " | extremely, absolutely, utterly, incredibly, totally"),
     "heldout": _levels("mildly, faintly, a tad, kind of | rather, pretty, noticeably, genuinely"
                        " | completely, intensely, thoroughly, overwhelmingly"),
+    "dev": _levels("marginally, vaguely, lightly | decidedly, properly, truly | wildly, deeply, terribly, hugely"),
 }  # fmt: skip
 
 
@@ -85,6 +90,15 @@ WORDS: dict[str, dict[str, EmotionWords]] = {
                                " | filled in a tax return, sat in a waiting room"
                                " | dictated a serial number, spelled out terms and conditions"),
         ),
+        "dev": EmotionWords(
+            adjectives=_levels("measured, unemotional, even-keeled, unflustered | unmoved, toneless, unexcited"
+                               " | lifeless, droning, glassy-eyed"),
+            manners=_levels("soberly | tonelessly | lifelessly"),
+            nouns=(),
+            situations=_levels("confirmed a booking reference, checked a delivery date"
+                               " | sorted the recycling, typed meeting minutes"
+                               " | keyed in a barcode digit by digit, copied a spreadsheet cell by cell"),
+        ),
     },
     "happy": {
         "train": EmotionWords(
@@ -102,6 +116,15 @@ WORDS: dict[str, dict[str, EmotionWords]] = {
             situations=_levels("had a pleasant morning, received a friendly message"
                                " | passed a driving test, learned that a childhood pal was coming to stay"
                                " | hit the jackpot, became a parent"),
+        ),
+        "dev": EmotionWords(
+            adjectives=_levels("chipper, satisfied, genial | sunny, lighthearted, buoyant"
+                               " | rapturous, radiant, exuberant"),
+            manners=_levels("brightly | buoyantly | exuberantly"),
+            nouns=_items("mirth, rapture, exuberance"),
+            situations=_levels("got a free coffee voucher, enjoyed a warm lunch break"
+                               " | scooped a raffle prize, earned a promotion"
+                               " | clinched a gold medal, landed a dream career"),
         ),
     },
     "sad": {
@@ -122,6 +145,15 @@ WORDS: dict[str, dict[str, EmotionWords]] = {
                                " | got dumped, had to move far away from home"
                                " | attended a funeral, had everything destroyed in a fire"),
         ),
+        "dev": EmotionWords(
+            adjectives=_levels("subdued, low-spirited, disheartened | forlorn, somber, woeful"
+                               " | desolate, heartsick, wretched, shattered"),
+            manners=_levels("| forlornly, somberly | wretchedly"),
+            nouns=_items("woe, despondency, desolation"),
+            situations=_levels("misplaced a favourite scarf, spent a picnic in the rain"
+                               " | cancelled a long-planned holiday, bade farewell to a close neighbour"
+                               " | buried a best mate, outlived their own children"),
+        ),
     },
     "angry": {
         "train": EmotionWords(
@@ -139,6 +171,14 @@ WORDS: dict[str, dict[str, EmotionWords]] = {
             situations=_levels("had to wait in a long queue, got a parking ticket"
                                " | got blamed for a colleague's mistake, got insulted in public"
                                " | discovered a partner cheating, returned home to a vandalized house"),
+        ),
+        "dev": EmotionWords(
+            adjectives=_levels("bothered, vexed, cranky | aggravated, riled, hostile | irate, raging, apoplectic"),
+            manners=_levels("crankily | sharply | savagely"),
+            nouns=_items("ire, vexation, hostility"),
+            situations=_levels("got splashed by a speeding van, had a pen borrowed and never given back"
+                               " | got tailgated at a junction, got cheated by a mechanic"
+                               " | had their savings stolen, witnessed a bully kick a puppy"),
         ),
     },
     "fearful": {
@@ -159,6 +199,15 @@ WORDS: dict[str, dict[str, EmotionWords]] = {
                                " | took a wrong turn into a forest at night, got followed home late at night"
                                " | got chased by a wild animal, woke up to an intruder in the house"),
         ),
+        "dev": EmotionWords(
+            adjectives=_levels("wary, hesitant, restless | shaken, intimidated, threatened"
+                               " | quaking, trembling, terror-stricken"),
+            manners=_levels("warily, hesitantly | unsteadily | tremblingly"),
+            nouns=_items("terror, trepidation, foreboding"),
+            situations=_levels("sensed thunder rumbling in the distance, awaited a medical result"
+                               " | wandered alone into an unlit alley, sensed a prowler downstairs"
+                               " | got trapped in a burning building, fell overboard in a storm"),
+        ),
     },
     "disgusted": {
         "train": EmotionWords(
@@ -176,6 +225,14 @@ WORDS: dict[str, dict[str, EmotionWords]] = {
             situations=_levels("noticed a sticky table, tasted a stale cracker"
                                " | took a bite of a moldy sandwich, opened a smelly trash can"
                                " | discovered a rotting carcass in the yard, cleaned a filthy public toilet"),
+        ),
+        "dev": EmotionWords(
+            adjectives=_levels("uncomfortable | offended, skeeved out | gagging, retching"),
+            manners=_levels("| |"),
+            nouns=_items("loathing, abhorrence"),
+            situations=_levels("touched a slimy doorknob, sniffed a damp towel"
+                               " | unblocked a clogged drain, uncovered something furry in the fridge"
+                               " | uncovered a dead rat under the sink, swallowed part of a wormy apple"),
         ),
     },
     "surprised": {
@@ -197,6 +254,15 @@ WORDS: dict[str, dict[str, EmotionWords]] = {
                                " | learned a long-kept secret, woke to snow in July"
                                " | noticed a celebrity strolling in the door, learned they were having twins"),
         ),
+        "dev": EmotionWords(
+            adjectives=_levels("perplexed, quizzical | staggered, jolted, thrown"
+                               " | thunderstruck, gobsmacked, floored, stupefied"),
+            manners=_levels("| wide-eyed | open-mouthed"),
+            nouns=_items("perplexity, stupefaction"),
+            situations=_levels("unearthed a forgotten banknote in a coat, got a postcard with no signature"
+                               " | realised the neighbour moonlights as a famous singer, got an unrequested refund"
+                               " | got handed a convertible in a contest never entered, ran into their own double"),
+        ),
     },
     "contemptuous": {
         "train": EmotionWords(
@@ -216,6 +282,16 @@ WORDS: dict[str, dict[str, EmotionWords]] = {
             situations=_levels("sat through a dull pitch, skimmed a badly written essay"
                                " | overheard a snob boasting, got fed a lame alibi"
                                " | dealt with a smug know-it-all, got lectured by a phony"),
+        ),
+        "dev": EmotionWords(
+            adjectives=_levels("unconvinced, cynical, superior | scoffing, disparaging, snippy"
+                               " | caustic, supercilious, belittling"),
+            manners=_levels("cynically | scoffingly | caustically"),
+            nouns=_items("disregard, superiority, cynicism"),
+            situations=_levels("glanced at a lazy doctor's note, eyed a carelessly parked van"
+                               " | endured a braggart exaggerating, witnessed a cheat exposed"
+                               " | endured a fraud claiming credit for an invention they never made,"
+                               " encountered a bully posing as a hero"),
         ),
     },
 }  # fmt: skip
@@ -251,6 +327,13 @@ FRAMES: dict[str, Frames] = {
                      " | filled to the brim with {noun}, gripped by {noun}, pure {noun}"),
         situation=("as though they {sit}", "the tone of somebody who {sit}"),
     ),
+    "dev": Frames(
+        ap=("looks {ap}", "{ap} by the look of it", "{a_ap} reply", "{a_ap} expression", "visibly {ap}"),
+        manner=("answers {manner}", "replies {manner}"),
+        noun=_levels("a touch of {noun}, a whisper of {noun} | evident {noun}, open {noun}"
+                     " | consumed by {noun}, drowning in {noun}, overcome with {noun}"),
+        situation=("right after they {sit}", "because they {sit}"),
+    ),
 }  # fmt: skip
 
 
@@ -267,6 +350,7 @@ def _lexicon(split: str) -> set[str]:
 # Every emotion word and intensity adverb of each pool (situations and frames are in WORDS / FRAMES).
 TRAIN_WORDS: frozenset[str] = frozenset(_lexicon("train"))
 HELDOUT_WORDS: frozenset[str] = frozenset(_lexicon("heldout"))
+DEV_WORDS: frozenset[str] = frozenset(_lexicon("dev"))
 
 # Free text a user might type, with the (emotion, intensity) it should map to. None of these occurs
 # verbatim in either pool: they test generalisation beyond both.

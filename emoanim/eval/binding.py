@@ -42,7 +42,7 @@ def evaluate_binding(space: EmotionSpace, corpus_dir: str | Path, split: str = "
     z = {
         "motion": _embed(space, "motion", pad([f.numpy() for f in features["motion"]])).numpy(),
         "audio": _embed(space, "audio", pad([f.numpy() for f in features["audio"]])).numpy(),
-        "text": _embed(space, "text", space.text_encoder.encode(texts)).numpy(),
+        "text": space.embed_texts(texts).numpy(),
         "label": space.embed_labels(torch.from_numpy(data.label)).numpy(),
     }
     clip_of = {"motion": np.arange(len(data)), "audio": np.arange(len(data)), "text": per_text_clip,

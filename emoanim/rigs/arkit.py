@@ -330,3 +330,14 @@ class ArkitRig(FaceRig):
         head = euler_to_rotvec(*(params[:, len(ARKIT_ACTIONS) + i] for i in range(3)))  # [T, 3]
         rotvecs = np.stack([np.zeros_like(head), NECK_SHARE * head, (1.0 - NECK_SHARE) * head], axis=1)
         return lbs(rest, self._joints, self._parents, self._weights, rotvecs.astype(np.float32))
+
+    def vertices_at(self, params: np.ndarray, index: np.ndarray) -> np.ndarray:
+        index = np.asarray(index)
+        if not (index < len(self._rest)).all():  # eye vertices: pose the whole mesh
+            return super().vertices_at(params, index)
+        params = self.check_params(params)
+        skin = self._rest[index] + blend_shapes(params[:, : len(ARKIT_ACTIONS)], self._actions[:, index])
+        head = euler_to_rotvec(*(params[:, len(ARKIT_ACTIONS) + i] for i in range(3)))
+        rotvecs = np.stack([np.zeros_like(head), NECK_SHARE * head, (1.0 - NECK_SHARE) * head], axis=1)
+        return lbs(skin.astype(np.float32), self._joints, self._parents, self._weights[index],
+                   rotvecs.astype(np.float32))

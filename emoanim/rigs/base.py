@@ -84,6 +84,11 @@ class FaceRig(ABC):
     def vertices(self, params: np.ndarray) -> np.ndarray:
         """params [T, D] -> vertices [T, V, 3] float32, metres, in the shared frame."""
 
+    def vertices_at(self, params: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """params [T, D] -> the vertices ``index`` only, [T, len(index), 3] metres (metrics pose the
+        lips alone; rigs override this when they can skip the rest of the mesh)."""
+        return self.vertices(params)[:, np.asarray(index)]
+
     def group(self, name: str) -> np.ndarray:
         try:
             return self.vertex_groups[name]

@@ -1,0 +1,284 @@
+"""EmoAnim web app: a voice clip + an emotion -> a talking 3D head (MP4) and its animation curves.
+
+A thin Gradio layer over ``emoanim.pipeline.Animator``; every step is the pipeline's own.
+
+    python app.py          # http://localhost:7860 (GRADIO_SERVER_PORT / GRADIO_SERVER_NAME respected)
+
+Settings (environment): EMOANIM_CHECKPOINTS (default ``checkpoints``), EMOANIM_SIZE (video pixels,
+512), EMOANIM_MAX_SECONDS (longest speech, 60), EMOANIM_DEVICE (cpu | cuda; default cuda when present).
+The named endpoint ``/generate`` serves ``gradio_client`` (see the README).
+"""
+
+from __future__ import annotations
+
+import atexit
+import html
+import logging
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network needed (or wanted) at run time
+import gradio as gr  # noqa: E402
+
+from emoanim.data.emotions import EMOTIONS  # noqa: E402
+from emoanim.errors import EmoAnimError  # noqa: E402
+from emoanim.pipeline import Animator, AnimatorConfig, EmotionSource  # noqa: E402
+from emoanim.rigs.arkit import AVATARS, DEFAULT_AVATAR  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ASSETS = HERE / "assets"
+log = logging.getLogger("emoanim.app")
+
+# Radio labels of the emotion sources -> EmotionSource kinds
+SOURCES = {
+    "Emotion label": "label",
+    "Describe it in words": "text",
+    "Borrow from a voice clip": "audio",
+    "Borrow from a motion file": "motion",
+    "Automatic (from the speech)": "auto",
+}
+BLEND_SOURCES = ("Emotion label", "Describe it in words")
+AUDIO_TYPES = [".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".webm", ".opus"]
+MOTION_TYPES = [".npz", ".csv", ".json"]
+KEEP_RESULTS_S = 3600  # per-request output folders older than this are deleted
+EXAMPLES = [  # (clip, source, emotion, intensity, text)
+    ["happy.ogg", "Emotion label", "happy", 3, ""],
+    ["sad.mp3", "Describe it in words", "sad", 2, "heartbroken, close to tears"],
+    ["angry.wav", "Automatic (from the speech)", "angry", 3, ""],
+    ["surprised.flac", "Emotion label", "surprised", 2, ""],
+]
+
+INTRO = """# EmoAnim: speech to an emotional 3D talking head
+Give a voice clip and choose the emotion; get a talking-head video with your audio, and the
+animation as ARKit blendshape curves (`.npz`, Live Link Face `.csv` for Unreal/MetaHuman and Blender).
+The emotion can be a label, words, the mood of another voice clip or motion, or what the speech itself sounds like.
+"""
+
+
+class Outputs:
+    """Per-request output folders under one root, deleted after ``keep_s`` and at exit."""
+
+    def __init__(self, keep_s: float = KEEP_RESULTS_S) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="emoanim_app_"))
+        self.keep_s = keep_s
+        atexit.register(shutil.rmtree, self.root, True)
+
+    def new(self) -> Path:
+        self.sweep()
+        return Path(tempfile.mkdtemp(prefix="req_", dir=self.root))
+
+    def sweep(self) -> None:
+        cutoff = time.time() - self.keep_s
+        for folder in self.root.glob("req_*"):
+            try:
+                if folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except FileNotFoundError:
+                pass
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def default_config() -> AnimatorConfig:
+    return AnimatorConfig(max_seconds=_env_float("EMOANIM_MAX_SECONDS", 60.0), size=_env_int("EMOANIM_SIZE", 512))
+
+
+class _Lazy:
+    """Loads the Animator once, on first use (so importing this module stays cheap)."""
+
+    def __init__(self, load: Callable[[], Animator]) -> None:
+        self._load = load
+        self._animator: Animator | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Animator:
+        with self._lock:
+            if self._animator is None:
+                self._animator = self._load()
+            return self._animator
+
+
+def load_animator() -> Animator:
+    folder = os.environ.get("EMOANIM_CHECKPOINTS", str(HERE / "checkpoints"))
+    return Animator.from_pretrained(folder, device=os.environ.get("EMOANIM_DEVICE") or None, config=default_config())
+
+
+def _source(kind_label: str, emotion: str | None, intensity, text: str | None, ref_audio: str | None,
+            ref_motion: str | None) -> EmotionSource:
+    if kind_label not in SOURCES:
+        raise EmoAnimError(f"unknown emotion source '{kind_label}'; choose one of: {', '.join(SOURCES)}")
+    kind = SOURCES[kind_label]
+    if kind == "label":
+        return EmotionSource.label(emotion or "neutral", int(intensity or 2))
+    if kind == "text":
+        return EmotionSource.from_text(text or "")
+    if kind == "audio":
+        if not ref_audio:
+            raise EmoAnimError("no reference voice clip: upload or record the clip whose emotion to borrow")
+        return EmotionSource.from_audio(ref_audio)
+    if kind == "motion":
+        if not ref_motion:
+            raise EmoAnimError("no reference motion file: upload a .npz, .csv or .json motion")
+        return EmotionSource.from_motion(ref_motion)
+    return EmotionSource.auto()
+
+
+def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, size: int | None = None,
+               examples: bool = True) -> gr.Blocks:
+    """The app. ``animator``: an Animator, a function returning one, or None (load ``checkpoints``
+    lazily). ``size``: video pixels (default the animator's config, 512)."""
+    if isinstance(animator, Animator):
+        get_animator: Callable[[], Animator] = lambda: animator  # noqa: E731
+    else:
+        get_animator = _Lazy(animator or load_animator)
+    outputs_root = Outputs()
+    max_seconds = animator.config.max_seconds if isinstance(animator, Animator) else default_config().max_seconds
+
+    def generate(audio, source_kind, emotion, intensity, text, ref_audio, ref_motion, blend_weight, blend_kind,
+                 blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar,
+                 progress=gr.Progress()):
+        folder = None
+        try:
+            if not audio:
+                raise EmoAnimError("no speech: upload or record a voice clip first")
+            guidance = 2.0 if guidance is None else float(guidance)
+            steps = 25 if steps is None else int(steps)
+            seed = int(seed or 0)
+            source = _source(source_kind, emotion, intensity, text, ref_audio, ref_motion)
+            blend = None
+            if blend_weight and float(blend_weight) > 0:
+                blend = (_source(blend_kind or "Emotion label", blend_emotion, blend_intensity, blend_text, None, None),
+                         float(blend_weight))
+            progress(0.0, desc="loading model")
+            anim = get_animator()
+            folder = outputs_root.new()
+            result = anim.generate(
+                audio, source, folder / "emoanim.mp4", guidance=guidance, steps=steps, seed=seed,
+                blend=blend, avatar=avatar or None, size=size, progress=lambda f, stage: progress(f, desc=stage))
+            exports = anim.export(result.motion, folder, stem="emoanim")
+            nearest, level, cosine = anim.space.classify(result.style)
+            t = result.timings
+            info = (f"**{result.motion.duration:.1f} s**, {result.motion.num_frames} frames · emotion: "
+                    f"{html.escape(source.describe())}" + (f" blended {float(blend_weight):.0%} with "
+                                                          f"{html.escape(blend[0].describe())}" if blend else "")
+                    + f" (nearest: {nearest} {level}, cos {cosine:.2f}) · guidance {guidance:g}, "
+                    f"{steps} steps, seed {seed} · {sum(t.values()):.1f} s: "
+                    + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
+            return str(result.video), str(exports.npz), str(exports.csv), str(exports.plot), info
+        except EmoAnimError as exc:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise gr.Error(html.escape(str(exc)), title="Cannot animate this", print_exception=False) from None
+        except gr.Error:
+            raise
+        except Exception:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            log.exception("generation failed")
+            raise gr.Error("Something went wrong while animating; the details are in the server log.") from None
+
+    def show_source(kind_label: str):
+        kind = SOURCES.get(kind_label, "label")
+        return (gr.update(visible=kind == "label"), gr.update(visible=kind == "text"),
+                gr.update(visible=kind == "audio"), gr.update(visible=kind == "motion"))
+
+    def show_blend_source(kind_label: str):
+        return gr.update(visible=kind_label == "Emotion label"), gr.update(visible=kind_label != "Emotion label")
+
+    with gr.Blocks(title="EmoAnim", delete_cache=(600, KEEP_RESULTS_S)) as demo:
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column(scale=1):
+                audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Speech (up to "
+                                 f"{max_seconds:g} s: wav, mp3, flac, ogg, m4a)", elem_id="speech")
+                source_kind = gr.Radio(list(SOURCES), value="Emotion label", label="Emotion from",
+                                       elem_id="source-kind")
+                with gr.Group(visible=True) as label_group:
+                    with gr.Row():
+                        emotion = gr.Dropdown(list(EMOTIONS), value="happy", label="Emotion", elem_id="emotion")
+                        intensity = gr.Radio([1, 2, 3], value=2, label="Intensity (weak, medium, strong)",
+                                             elem_id="intensity")
+                with gr.Group(visible=False) as text_group:
+                    text = gr.Textbox(label="Describe the emotion", placeholder="e.g. quietly furious",
+                                      max_length=300, elem_id="emotion-text")
+                with gr.Group(visible=False) as audio_group:
+                    ref_audio = gr.Audio(sources=["upload", "microphone"], type="filepath",
+                                         label="Voice clip whose emotion to borrow", elem_id="ref-audio")
+                with gr.Group(visible=False) as motion_group:
+                    ref_motion = gr.File(file_types=MOTION_TYPES, type="filepath",
+                                         label="Motion file whose emotion to borrow (.npz, .csv, .json)",
+                                         elem_id="ref-motion")
+                with gr.Accordion("Blend with a second emotion", open=False):
+                    blend_weight = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="Weight of the second emotion "
+                                             "(0 = off)", elem_id="blend-weight")
+                    blend_kind = gr.Radio(list(BLEND_SOURCES), value="Emotion label", label="Second emotion from")
+                    with gr.Row():
+                        blend_emotion = gr.Dropdown(list(EMOTIONS), value="surprised", label="Second emotion")
+                        blend_intensity = gr.Radio([1, 2, 3], value=2, label="Intensity")
+                    blend_text = gr.Textbox(label="Describe the second emotion", visible=False, max_length=300)
+                guidance = gr.Slider(0.5, 3.0, value=2.0, step=0.1, label="Emotion guidance (diffusion weight)",
+                                     info="Higher follows the chosen emotion more strongly", elem_id="guidance")
+                with gr.Row():
+                    steps = gr.Slider(1, 100, value=25, step=1, label="Sampling steps", elem_id="steps")
+                    seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="Seed", elem_id="seed")
+                avatar = gr.Dropdown(list(AVATARS), value=DEFAULT_AVATAR, label="Avatar", elem_id="avatar")
+                with gr.Row():
+                    run = gr.Button("Generate", variant="primary", elem_id="generate")
+                    new_take = gr.Button("New take (new seed)", elem_id="new-take")
+            with gr.Column(scale=1):
+                video = gr.Video(label="Talking head", format=None, autoplay=True, elem_id="result-video")
+                info = gr.Markdown(label="Summary", show_label=False, elem_id="info")
+                with gr.Row():
+                    npz_file = gr.File(label="Motion (.npz)", elem_id="motion-npz")
+                    csv_file = gr.File(label="ARKit curves (Live Link Face .csv)", elem_id="motion-csv")
+                plot = gr.Image(label="Main curves", type="filepath", elem_id="curves")
+
+        inputs = [audio, source_kind, emotion, intensity, text, ref_audio, ref_motion, blend_weight, blend_kind,
+                  blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar]
+        outputs = [video, npz_file, csv_file, plot, info]
+        source_kind.change(show_source, source_kind, [label_group, text_group, audio_group, motion_group],
+                           api_visibility="private", queue=False)
+        blend_kind.change(show_blend_source, blend_kind, [blend_emotion, blend_text], api_visibility="private",
+                          queue=False)
+        run.click(generate, inputs, outputs, api_name="generate", concurrency_id="generate",
+                  api_description="Voice clip + emotion -> talking-head MP4, motion .npz, Live Link Face .csv, "
+                                  "curves plot, summary")
+        new_take.click(lambda: random.randrange(2**31), None, seed, api_visibility="private", queue=False).then(
+            generate, inputs, outputs, api_visibility="private", concurrency_id="generate")
+        if examples and ASSETS.is_dir():
+            rows = [[str(ASSETS / clip), *rest] for clip, *rest in EXAMPLES if (ASSETS / clip).exists()]
+            if rows:
+                gr.Examples(rows, [audio, source_kind, emotion, intensity, text], label="Examples (bundled clips)",
+                            cache_examples=False)
+    demo.queue(default_concurrency_limit=2, max_size=32)
+    return demo
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO)
+    # A stop by SIGTERM (containers, Spaces) exits normally, so the per-request folders are deleted.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    get = _Lazy(load_animator)
+    get()  # load the models before serving, so the first visitor does not wait for it
+    build_demo(get).launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+                           server_port=_env_int("GRADIO_SERVER_PORT", 7860), allowed_paths=[str(ASSETS)])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The noise scheduler: forward noising (paper Eq. 4) and two reverse samplers, separate from any model.
+
+The denoiser predicts the clean sequence x0 (as in MDM-style motion diffusion: the lip-sync and
+emotion losses read x0 directly). Both samplers take that prediction:
+
+- ``ancestral_step``: the DDPM posterior q(x_{t-1} | x_t, x0) with fresh noise, run over all 400 steps;
+- ``ddim_step``: DDIM (eta = 0: deterministic) over any sub-sequence of timesteps, e.g. 25.
+
+Classifier-free guidance (Eq. 6) is linear in the prediction, so guiding x0 is the same as guiding
+eps: eps = (x_t - sqrt(a_t) x0) / sqrt(1 - a_t) is affine in x0 with the same coefficients for the
+conditional and unconditional branches, hence s * eps_c + (1 - s) * eps_u is the eps of
+s * x0_c + (1 - s) * x0_u (``tests/test_diffusion.py`` checks this).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from emoanim.errors import EmoAnimError
+
+
+@dataclass
+class SchedulerConfig:
+    num_train_steps: int = 400
+    schedule: str = "cosine"  # "cosine" (Nichol & Dhariwal) or "linear" (DDPM's 1e-4..0.02, rescaled)
+
+
+class DiffusionScheduler:
+    def __init__(self, config: SchedulerConfig | None = None) -> None:
+        self.config = config = config or SchedulerConfig()
+        n = config.num_train_steps
+        if config.schedule == "cosine":
+            s = 0.008
+            f = lambda t: math.cos((t / n + s) / (1 + s) * math.pi / 2) ** 2
+            betas = torch.tensor([min(1 - f(i + 1) / f(i), 0.999) for i in range(n)], dtype=torch.float64)
+        elif config.schedule == "linear":
+            scale = 1000 / n
+            betas = torch.linspace(1e-4 * scale, 0.02 * scale, n, dtype=torch.float64)
+        else:
+            raise EmoAnimError(f"unknown noise schedule '{config.schedule}': choose 'cosine' or 'linear'")
+        self.betas = betas
+        self.alphas_cumprod = torch.cumprod(1 - betas, 0)  # [N] a_t, float64 for exact step maths
+
+    @property
+    def num_train_steps(self) -> int:
+        return self.config.num_train_steps
+
+    def _a(self, t: torch.Tensor | int, like: torch.Tensor) -> torch.Tensor:
+        a = self.alphas_cumprod[torch.as_tensor(t).long().cpu()].to(like.device, like.dtype)
+        return a.reshape(-1, *([1] * (like.ndim - 1))) if a.ndim else a
+
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
+        """q(x_t | x0) = N(sqrt(a_t) x0, (1 - a_t) I); t [B] or an int."""
+        a = self._a(t, x0)
+        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+    def eps_from_x0(self, x_t: torch.Tensor, x0: torch.Tensor, t: int) -> torch.Tensor:
+        a = self._a(t, x_t)
+        return (x_t - a.sqrt() * x0) / (1 - a).sqrt()
+
+    def timesteps(self, steps: int) -> list[int]:
+        """``steps`` timesteps from N-1 down to 0, evenly spaced (all N for ``steps`` >= N)."""
+        n = self.num_train_steps
+        if not 1 <= steps:
+            raise EmoAnimError(f"sampling steps must be at least 1, got {steps}")
+        steps = min(steps, n)
+        return sorted({int(round(x)) for x in torch.linspace(n - 1, 0, steps).tolist()}, reverse=True)
+
+    def ddim_step(self, x_t: torch.Tensor, x0: torch.Tensor, t: int, t_prev: int) -> torch.Tensor:
+        """Deterministic DDIM update from t to t_prev (< t; -1 means the clean sequence)."""
+        if t_prev < 0:
+            return x0
+        eps = self.eps_from_x0(x_t, x0, t)
+        a_prev = self._a(t_prev, x_t)
+        return a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+
+    def ancestral_step(self, x_t: torch.Tensor, x0: torch.Tensor, t: int, noise: torch.Tensor) -> torch.Tensor:
+        """One DDPM step t -> t-1: the mean and variance of q(x_{t-1} | x_t, x0), plus noise."""
+        if t == 0:
+            return x0
+        a, a_prev = self._a(t, x_t), self._a(t - 1, x_t)
+        beta = 1 - a / a_prev
+        mean = (a_prev.sqrt() * beta / (1 - a)) * x0 + ((1 - beta).sqrt() * (1 - a_prev) / (1 - a)) * x_t
+        var = beta * (1 - a_prev) / (1 - a)
+        return mean + var.sqrt() * noise

@@ -1,0 +1,599 @@
+"""Evaluating the motion generator (``python -m emoanim evaluate generator``), in the spirit of the
+paper's Tables I-III.
+
+On the test split (voices and sentences never seen in training), on ``limit`` clips balanced over the
+8 emotions, for the ground truth, a static neutral face (all-zero parameters), the regression
+baseline, the diffusion model with the fast sampler, and the diffusion model with the full 400-step
+ancestral sampler on a small subset:
+
+- lip vertex error (per frame the largest lip-vertex distance to the ground truth, mean over frames)
+  and mouth landmark distance (mean over the mouth vertices), in mm on the posed rig;
+- lip-sync expert confidence (max minus median of the offset-similarity curve over -15..15 frames,
+  an LSE-C analogue) and its best offset (an LSE-D analogue: mean |offset|, share at 0);
+- blink rate (blinks/s) and AU-std (per-action standard deviation over time, mean over the actions);
+- Emo-sim (cosine of the emotion space's motion embeddings of output and ground truth) and the
+  motion encoder's emotion accuracy, per control modality: label, text (a held-out description of
+  the clip), audio reference and motion reference (both of *another* test clip with the same emotion
+  and intensity); intensity accuracy for label control;
+- diversity: the distance between two takes (seeds 0 and 1) of the same input;
+- a guidance sweep with label control, and the fast sampler against 400 steps on the same clips.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from emoanim.binding.motion_encoder import is_head_rotation
+from emoanim.binding.space import EmotionSpace
+from emoanim.data.emotions import EMOTIONS
+from emoanim.diffusion.generator import MotionGenerator
+from emoanim.diffusion.sync_expert import LipSyncExpert
+from emoanim.diffusion.train import GeneratorData
+from emoanim.errors import EmoAnimError
+from emoanim.eval.corpus import blink_rate
+from emoanim.fileio import atomic_write
+
+MODALITIES = ("label", "text", "audio", "motion")
+GUIDANCE_SWEEP = (0.5, 1.0, 1.5, 2.0, 3.0)
+MAX_OFFSET = 15  # frames either side for the lip-sync offset curve
+FIGURE_CURVES = ("jawOpen", "mouthSmileLeft", "eyeBlinkLeft", "browInnerUp", "browDownLeft")
+NATURAL_BLINKS = (0.28, 0.45)  # blinks per second of real talking faces
+# Metrics compared between the fast sampler and 400 steps (name, higher is better or not does not matter).
+COMPARED = ("lve_mm", "mouth_mm", "lse_c", "lse_abs_offset", "blinks_per_s", "au_std", "emo_sim", "emotion_acc",
+            "diversity_mm")
+
+
+# ---- metrics of one clip (NumPy; vertices in metres, results in mm) -------------------------------
+
+
+def lip_vertex_error(pred: np.ndarray, gt: np.ndarray) -> float:
+    """pred, gt [T, L, 3] lip vertices in metres -> mean over frames of the largest distance, mm."""
+    return float(1000 * np.linalg.norm(pred - gt, axis=-1).max(1).mean())
+
+
+def landmark_distance(pred: np.ndarray, gt: np.ndarray) -> float:
+    """pred, gt [T, V, 3] in metres -> mean distance over frames and vertices, mm."""
+    return float(1000 * np.linalg.norm(pred - gt, axis=-1).mean())
+
+
+def param_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over frames of the L2 distance between two parameter sequences [T, D]."""
+    return float(np.linalg.norm(a - b, axis=-1).mean())
+
+
+def au_std(params: np.ndarray, actions: Sequence[int]) -> float:
+    """Per-action standard deviation over time, mean over the actions (a still face gives 0)."""
+    return float(params[:, list(actions)].std(0).mean())
+
+
+def sync_confidence(curve: np.ndarray, max_offset: int = MAX_OFFSET) -> tuple[float, int]:
+    """An offset-similarity curve [2 * max_offset + 1] (NaN where the clip is too short) ->
+    (confidence = max - median, best offset in frames)."""
+    curve = np.asarray(curve, np.float64)
+    if not np.isfinite(curve).any():
+        return float("nan"), 0
+    return float(np.nanmax(curve) - np.nanmedian(curve)), int(np.nanargmax(curve)) - max_offset
+
+
+class MouthPoser:
+    """Poses only the lip and mouth vertices of a rig (what the lip metrics read)."""
+
+    def __init__(self, rig) -> None:
+        lips = np.concatenate([rig.group("upper_lip"), rig.group("lower_lip")])
+        mouth = rig.group("mouth")
+        self.rig = rig
+        self.index = np.unique(np.concatenate([lips, mouth]))
+        self.lips = np.searchsorted(self.index, lips)
+        self.mouth = np.searchsorted(self.index, mouth)
+
+    def __call__(self, params: np.ndarray) -> np.ndarray:
+        return self.rig.vertices_at(params, self.index)  # [T, n, 3] metres
+
+    def errors(self, pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
+        """Posed subsets [T, n, 3] -> (lip vertex error, mouth landmark distance), mm."""
+        return lip_vertex_error(pred[:, self.lips], gt[:, self.lips]), landmark_distance(pred[:, self.mouth],
+                                                                                          gt[:, self.mouth])
+
+
+# ---- what the evaluation reads ------------------------------------------------------------------
+
+
+@dataclass
+class EvalClips:
+    """The split in memory: ``data`` from ``diffusion.train.prepare`` plus what it leaves out."""
+
+    data: GeneratorData
+    intensity: np.ndarray  # [N] 1-3
+    speakers: list[str]
+    texts: list[str]  # what is said (references should say something else)
+    descriptions: list[list[str]]  # emotion descriptions (held-out phrasings on the test split)
+    audio: Callable[[int], np.ndarray]  # clip index -> 16 kHz speech
+    ids: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class GeneratorEvalOptions:
+    limit: int = 160  # clips, balanced over the emotions
+    steps: int = 25  # fast sampler
+    guidance: float = 2.0
+    sweep: tuple[float, ...] = GUIDANCE_SWEEP
+    sweep_clips: int = 48  # clips of the guidance sweep (a subset of the evaluated ones)
+    full_steps: int = 400
+    full_clips: int = 16  # clips sampled with ``full_steps`` too
+    seed: int = 0
+    log: Callable[[str], None] = field(default=print, repr=False)
+
+
+def balanced_selection(emotion: np.ndarray, intensity: np.ndarray, limit: int, seed: int = 0) -> list[int]:
+    """``limit`` clip indices, as equal a share per emotion as the split allows, each emotion's clips
+    interleaved over its intensities. Ordered so that any prefix of every emotion's share stays balanced:
+    the result lists round 0 of all emotions, then round 1, ..."""
+    rng = np.random.default_rng(seed)
+    queues = []
+    for e in range(len(EMOTIONS)):
+        groups = [list(rng.permutation(np.where((emotion == e) & (intensity == level))[0])) for level in (1, 2, 3)]
+        order = [g[k] for k in range(max(map(len, groups), default=0)) for g in groups if k < len(g)]
+        if order:
+            queues.append(order)
+    if not queues:
+        raise EmoAnimError("no clips to evaluate")
+    chosen: list[int] = []
+    rounds = 0
+    while len(chosen) < limit and any(rounds < len(q) for q in queues):
+        chosen += [int(q[rounds]) for q in queues if rounds < len(q)][: limit - len(chosen)]
+        rounds += 1
+    return chosen
+
+
+def pick_references(clips: EvalClips, chosen: list[int], seed: int = 0) -> dict[int, int | None]:
+    """For every chosen clip, another clip of the split with the same emotion and intensity, by
+    preference of another voice and another sentence (None when there is none)."""
+    rng = np.random.default_rng(seed + 1)
+    label = clips.data.label
+    out: dict[int, int | None] = {}
+    for i in chosen:
+        same = [j for j in np.where(label == label[i])[0] if j != i]
+        best = [j for j in same if clips.speakers[j] != clips.speakers[i] and clips.texts[j] != clips.texts[i]]
+        pool = best or same
+        out[i] = int(pool[rng.integers(len(pool))]) if pool else None
+    return out
+
+
+# ---- the evaluation -----------------------------------------------------------------------------
+
+
+class _Judge:
+    """Ground truth posed once, the frozen judges (emotion space, lip-sync expert), and scoring."""
+
+    def __init__(self, clips: EvalClips, space: EmotionSpace, expert: LipSyncExpert | None, poser: MouthPoser) -> None:
+        self.clips, self.space, self.expert, self.poser = clips, space, expert, poser
+        names = clips.data.names
+        self.fps = clips.data.fps
+        self.actions = [k for k, n in enumerate(names) if not is_head_rotation(n)]
+        self.blink = names.index("eyeBlinkLeft") if "eyeBlinkLeft" in names else None
+        self._gt_vertices: dict[int, np.ndarray] = {}
+        self._gt_z: dict[int, np.ndarray] = {}
+
+    def gt_vertices(self, i: int) -> np.ndarray:
+        if i not in self._gt_vertices:
+            self._gt_vertices[i] = self.poser(self.clips.data.params[i])
+        return self._gt_vertices[i]
+
+    @torch.no_grad()
+    def emotion(self, motions: list[np.ndarray], batch: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Motions [T, D] -> (embeddings [N, E], emotion probabilities [N, 8], intensity probabilities [N, 3])."""
+        zs, ep, ip = [], [], []
+        for b in range(0, len(motions), batch):
+            part = motions[b : b + batch]
+            p = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(np.asarray(m, np.float32)) for m in part],
+                                                batch_first=True)
+            mask = torch.arange(p.shape[1])[None] < torch.tensor([len(m) for m in part])[:, None]
+            zs.append(self.space.embed_motion(p, mask).numpy())
+            e, it = self.space.motion_encoder.predict(p, mask)
+            ep.append(e.numpy())
+            ip.append(it.numpy())
+        return np.concatenate(zs), np.concatenate(ep), np.concatenate(ip)
+
+    def gt_embedding(self, idx: list[int]) -> np.ndarray:
+        missing = [i for i in idx if i not in self._gt_z]
+        if missing:
+            z, _, _ = self.emotion([self.clips.data.params[i] for i in missing])
+            self._gt_z.update(zip(missing, z))
+        return np.stack([self._gt_z[i] for i in idx])
+
+    @torch.no_grad()
+    def score(self, idx: list[int], outputs: list[np.ndarray]) -> dict:
+        """Every metric of one row (one control, one take) over the clips ``idx``."""
+        data = self.clips.data
+        z, ep, ip = self.emotion(outputs)
+        target = data.emotion[idx]
+        level = self.clips.intensity[idx] - 1
+        emotional = target != EMOTIONS.index("neutral")
+        out = {
+            "clips": len(idx),
+            "emo_sim": float(np.einsum("ij,ij->i", z, self.gt_embedding(idx)).mean()),
+            "emotion_acc": float((ep.argmax(1) == target).mean()),
+            "p_emotion": float(ep[np.arange(len(idx)), target].mean()),
+            "intensity_acc": float((ip.argmax(1) == level)[emotional].mean()) if emotional.any() else float("nan"),
+        }
+        lve, mouth, conf, offsets, stds, blinks, seconds = [], [], [], [], [], 0, 0.0
+        for i, p in zip(idx, outputs):
+            a, b = self.poser.errors(self.poser(p), self.gt_vertices(i))
+            lve.append(a)
+            mouth.append(b)
+            stds.append(au_std(p, self.actions))
+            if self.blink is not None:
+                n, s = blink_rate(p, self.blink, self.fps)
+                blinks, seconds = blinks + n, seconds + s
+            if self.expert is not None:
+                curve = self.expert.offset_similarity(torch.from_numpy(np.asarray(p, np.float32))[None],
+                                                      torch.from_numpy(data.content[i])[None], MAX_OFFSET)[0]
+                c, o = sync_confidence(curve.numpy())
+                if np.isfinite(c):
+                    conf.append(c)
+                    offsets.append(o)
+        offsets_a = np.abs(np.array(offsets))
+        out.update({
+            "lve_mm": float(np.mean(lve)),
+            "mouth_mm": float(np.mean(mouth)),
+            "lse_c": float(np.mean(conf)) if conf else float("nan"),
+            "lse_abs_offset": float(offsets_a.mean()) if conf else float("nan"),
+            "lse_offset_zero": float((offsets_a == 0).mean()) if conf else float("nan"),
+            "blinks_per_s": blinks / seconds if seconds else float("nan"),
+            "au_std": float(np.mean(stds)),
+        })
+        return out
+
+    def diversity(self, a: list[np.ndarray], b: list[np.ndarray]) -> dict:
+        """Two takes of the same inputs -> mean lip-vertex distance (mm) and mean parameter L2."""
+        mm = [landmark_distance(self.poser(x)[:, self.poser.lips], self.poser(y)[:, self.poser.lips])
+              for x, y in zip(a, b)]
+        return {"diversity_mm": float(np.mean(mm)), "diversity_param": float(np.mean([param_distance(x, y)
+                                                                                     for x, y in zip(a, b)]))}
+
+
+def control_styles(clips: EvalClips, space: EmotionSpace, judge: _Judge, chosen: list[int],
+                   refs: dict[int, int | None], seed: int = 0) -> dict[str, dict[int, np.ndarray]]:
+    """Per modality, the style vector of every chosen clip (a clip without a reference is left out)."""
+    rng = np.random.default_rng(seed + 2)
+    with torch.no_grad():
+        prototypes = space.prototypes().numpy()
+    styles: dict[str, dict[int, np.ndarray]] = {m: {} for m in MODALITIES}
+    styles["label"] = {i: prototypes[clips.data.label[i]] for i in chosen}
+    texts = {i: clips.descriptions[i][int(rng.integers(len(clips.descriptions[i])))]
+             for i in chosen if clips.descriptions[i]}
+    if texts:
+        with torch.no_grad():
+            z = space.embed_texts(list(texts.values())).numpy()
+        styles["text"] = dict(zip(texts, z))
+    with_ref = [i for i in chosen if refs[i] is not None]
+    for i in with_ref:
+        styles["audio"][i] = space.embed(audio=clips.audio(refs[i]))
+    if with_ref:
+        styles["motion"] = dict(zip(with_ref, judge.gt_embedding([refs[i] for i in with_ref])))
+    return styles
+
+
+def _generate(gen: MotionGenerator, clips: EvalClips, idx: list[int], styles: dict[int, np.ndarray], guidance: float,
+              steps: int, seed: int) -> list[np.ndarray]:
+    data = clips.data
+    return [gen.sample(data.content[i], styles[i], num_frames=len(data.params[i]), guidance=guidance, steps=steps,
+                       seed=seed) for i in idx]
+
+
+def evaluate_generator(clips: EvalClips, space: EmotionSpace, generator: MotionGenerator,
+                       regression: MotionGenerator | None, expert: LipSyncExpert | None, rig,
+                       options: GeneratorEvalOptions | None = None) -> dict:
+    """All rows, the guidance sweep and fast-vs-full; returns the results (JSON-ready) with the
+    curves of one clip under ``results['figure']``."""
+    o = options or GeneratorEvalOptions()
+    log = o.log
+    t_start = time.time()
+    timings: dict[str, float] = {}
+    space.eval()
+    for model in (generator, regression):
+        if model is not None and model.param_names != clips.data.names:
+            raise EmoAnimError(f"the generator's parameters do not match the corpus's '{clips.data.rig}' rig")
+    data = clips.data
+    judge = _Judge(clips, space, expert, MouthPoser(rig))
+    chosen = balanced_selection(data.emotion, clips.intensity, o.limit, o.seed)
+    refs = pick_references(clips, chosen, o.seed)
+    t = time.time()
+    styles = control_styles(clips, space, judge, chosen, refs, o.seed)
+    timings["styles_s"] = time.time() - t
+    log(f"evaluating {len(chosen)} clips ({', '.join(f'{m} {len(s)}' for m, s in styles.items())}) in "
+        f"{time.time() - t_start:.0f} s")
+
+    rows: dict[str, dict] = {}
+    gt = [data.params[i] for i in chosen]
+    t = time.time()
+    base = judge.score(chosen, gt)
+    rows["ground truth"] = {"controls": {m: base for m in MODALITIES}, "diversity_mm": 0.0, "diversity_param": 0.0}
+    static = [np.zeros_like(p) for p in gt]
+    base = judge.score(chosen, static)
+    rows["static neutral face"] = {"controls": {m: base for m in MODALITIES}, "diversity_mm": 0.0,
+                                   "diversity_param": 0.0}
+    timings["references_s"] = time.time() - t
+
+    takes: dict[tuple[str, str, int], list[np.ndarray]] = {}  # (row, modality, seed) -> outputs
+
+    def model_row(name: str, gen: MotionGenerator) -> None:
+        t0 = time.time()
+        row: dict = {"controls": {}, "steps": None if gen.config.kind == "regression" else o.steps,
+                     "guidance": None if gen.config.kind == "regression" else o.guidance}
+        for m in MODALITIES:
+            idx = [i for i in chosen if i in styles[m]]
+            if not idx:
+                continue
+            out = _generate(gen, clips, idx, styles[m], o.guidance, o.steps, o.seed)
+            takes[(name, m, o.seed)] = out
+            row["controls"][m] = judge.score(idx, out)
+            log(f"  {name} / {m}: {time.time() - t0:.0f} s")
+        second = _generate(gen, clips, chosen, styles["label"], o.guidance, o.steps, o.seed + 1)
+        takes[(name, "label", o.seed + 1)] = second
+        row.update(judge.diversity(takes[(name, "label", o.seed)], second))
+        row["seconds"] = round(time.time() - t0, 1)
+        rows[name] = row
+
+    if regression is not None:
+        model_row("regression", regression)
+    diffusion = f"diffusion ({o.steps} steps)"
+    model_row(diffusion, generator)
+
+    # The guidance sweep, label control, on a balanced subset (the row's own guidance is reused).
+    t = time.time()
+    sweep_idx = chosen[: o.sweep_clips]  # balanced: see balanced_selection
+    position = {i: k for k, i in enumerate(chosen)}
+    sweep = []
+    for s in o.sweep:
+        if s == o.guidance:
+            a = [takes[(diffusion, "label", o.seed)][position[i]] for i in sweep_idx]
+            b = [takes[(diffusion, "label", o.seed + 1)][position[i]] for i in sweep_idx]
+        else:
+            a = _generate(generator, clips, sweep_idx, styles["label"], s, o.steps, o.seed)
+            b = _generate(generator, clips, sweep_idx, styles["label"], s, o.steps, o.seed + 1)
+        sweep.append({"guidance": s, **judge.score(sweep_idx, a), **judge.diversity(a, b)})
+        log(f"  guidance {s}: {time.time() - t:.0f} s")
+    timings["sweep_s"] = time.time() - t
+
+    # Fast sampler vs the full ancestral sampler on the same few clips (label control, two takes each).
+    t = time.time()
+    full_idx = chosen[: o.full_clips]
+    full_name = f"diffusion ({o.full_steps} steps, {len(full_idx)} clips)"
+    fast_a = [takes[(diffusion, "label", o.seed)][position[i]] for i in full_idx]
+    fast_b = [takes[(diffusion, "label", o.seed + 1)][position[i]] for i in full_idx]
+    full_a = _generate(generator, clips, full_idx, styles["label"], o.guidance, o.full_steps, o.seed)
+    full_b = _generate(generator, clips, full_idx, styles["label"], o.guidance, o.full_steps, o.seed + 1)
+    fast = {**judge.score(full_idx, fast_a), **judge.diversity(fast_a, fast_b)}
+    full = {**judge.score(full_idx, full_a), **judge.diversity(full_a, full_b)}
+    rows[full_name] = {"controls": {"label": {k: v for k, v in full.items() if not k.startswith("diversity")}},
+                       "steps": o.full_steps, "guidance": o.guidance, "diversity_mm": full["diversity_mm"],
+                       "diversity_param": full["diversity_param"], "seconds": round(time.time() - t, 1)}
+    comparison = {k: {"fast": fast[k], "full": full[k], "rel_diff": relative_difference(fast[k], full[k])}
+                  for k in COMPARED}
+    timings["full_steps_s"] = time.time() - t
+    log(f"  {full_name}: {time.time() - t:.0f} s")
+
+    def showcase(i: int) -> tuple:  # a strongly happy clip with a blink shows every curve at work
+        blinks = blink_rate(data.params[i], judge.blink, data.fps)[0] if judge.blink is not None else 0
+        return EMOTIONS[data.emotion[i]] == "happy", clips.intensity[i] == 3, blinks > 0
+    figure_clip = max(chosen, key=showcase)
+    k = position[figure_clip]
+    figure = {"clip": clips.ids[figure_clip] if clips.ids else str(figure_clip),
+              "emotion": f"{EMOTIONS[data.emotion[figure_clip]]} {int(clips.intensity[figure_clip])}",
+              "names": data.names, "fps": data.fps, "ground truth": data.params[figure_clip],
+              diffusion: takes[(diffusion, "label", o.seed)][k]}
+    if regression is not None:
+        figure["regression"] = takes[("regression", "label", o.seed)][k]
+
+    timings["total_s"] = time.time() - t_start
+    results = {
+        "clips": len(chosen), "clips_per_emotion": {e: int((data.emotion[chosen] == k).sum())
+                                                     for k, e in enumerate(EMOTIONS)},
+        "steps": o.steps, "guidance": o.guidance, "seed": o.seed, "rows": rows,
+        "guidance_sweep": {"clips": len(sweep_idx), "rows": sweep},
+        "fast_vs_full": {"clips": len(full_idx), "fast_steps": o.steps, "full_steps": o.full_steps,
+                         "metrics": comparison},
+        "timings_s": {k: round(v, 1) for k, v in timings.items()},
+        "figure": figure,
+    }
+    results["targets"] = check_targets(results, diffusion)
+    return results
+
+
+def relative_difference(fast: float, full: float) -> float:
+    if not (np.isfinite(fast) and np.isfinite(full)):
+        return float("nan")
+    if abs(full) < 1e-9:
+        return 0.0 if abs(fast) < 1e-9 else float("inf")
+    return float((fast - full) / abs(full))
+
+
+def check_targets(results: dict, diffusion: str) -> dict:
+    """The issue's targets, each with the value reached and whether it is met."""
+    rows = results["rows"]
+    ctl = rows[diffusion]["controls"]
+    acc = lambda m: ctl.get(m, {}).get("emotion_acc", float("nan"))  # noqa: E731
+    static_lve = rows["static neutral face"]["controls"]["label"]["lve_mm"]
+    sweep = results["guidance_sweep"]["rows"]
+    strength = [r["p_emotion"] for r in sweep]
+    rel = [abs(v["rel_diff"]) for v in results["fast_vs_full"]["metrics"].values() if np.isfinite(v["rel_diff"])]
+    blinks = ctl["label"]["blinks_per_s"]
+    out = {
+        "emotion_acc_label>=0.90": (acc("label"), acc("label") >= 0.90),
+        "emotion_acc_text>=0.90": (acc("text"), acc("text") >= 0.90),
+        "emotion_acc_audio>=0.80": (acc("audio"), acc("audio") >= 0.80),
+        "blinks_per_s_in_0.28-0.45": (blinks, NATURAL_BLINKS[0] <= blinks <= NATURAL_BLINKS[1]),
+        "lve<=0.6x_static": (ctl["label"]["lve_mm"] / static_lve if static_lve else float("nan"),
+                             ctl["label"]["lve_mm"] <= 0.6 * static_lve),
+    }
+    if "regression" in rows:
+        d, r = rows[diffusion]["diversity_mm"], rows["regression"]["diversity_mm"]
+        out["diversity_above_regression"] = (d - r, d > r + 0.1)
+    # p(emotion) from the smallest to the largest s: up by 0.05 or more, never down by more than 0.02
+    out["emotion_strength_rises_with_s"] = (strength[-1] - strength[0] if strength else float("nan"),
+                                            bool(len(strength) > 1 and strength[-1] >= strength[0] + 0.05
+                                                 and all(b >= a - 0.02 for a, b in zip(strength, strength[1:]))))
+    out["fast_within_5pct_of_full"] = (max(rel) if rel else float("nan"), bool(rel) and max(rel) <= 0.05)
+    return {k: {"value": _num(v), "met": bool(ok)} for k, (v, ok) in out.items()}
+
+
+# ---- loading from disk, the report and the figure ---------------------------------------------------
+
+
+def load_eval_clips(corpus_dir: str | Path, split: str, content_dir: str | Path, space_dir: str | Path,
+                    log: Callable[[str], None] = print) -> EvalClips:
+    from emoanim.binding.space import class_label
+    from emoanim.data.corpus import Corpus
+    from emoanim.diffusion.train import prepare
+
+    corpus = Corpus(corpus_dir)
+    infos = corpus.clips(split)
+    if not infos:
+        raise EmoAnimError(f"no '{split}' clips in {corpus_dir}")
+    data = prepare(corpus_dir, split, content_dir, space_dir, None, log)
+    if len(data) != len(infos):
+        raise EmoAnimError(f"the cached {split} data of {corpus_dir} does not match its manifest; "
+                           f"delete {corpus_dir}/derived")
+    return EvalClips(data=data, intensity=np.array([class_label(int(c))[1] for c in data.label]),
+                     speakers=[c.speaker for c in infos], texts=[c.text for c in infos],
+                     descriptions=[list(c.descriptions) for c in infos],
+                     audio=lambda i: corpus.load(infos[i].id).audio, ids=[c.id for c in infos])
+
+
+def plot_curves(figure: dict, path: Path) -> Path:
+    """Ground truth vs generated curves of one clip (jawOpen, smile, blink, brows)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names, fps = figure["names"], figure["fps"]
+    curves = [n for n in FIGURE_CURVES if n in names]
+    series = [(k, v) for k, v in figure.items() if isinstance(v, np.ndarray)]
+    colours = ["black", "tab:red", "tab:blue", "tab:green", "tab:orange"]
+    fig, axes = plt.subplots(len(curves), 1, figsize=(9, 1.7 * len(curves) + 0.6), sharex=True, dpi=110)
+    axes = np.atleast_1d(axes)
+    for ax, name in zip(axes, curves):
+        j = names.index(name)
+        for k, (label, params) in enumerate(series):
+            ax.plot(np.arange(len(params)) / fps, params[:, j], label=label, color=colours[k % len(colours)],
+                    lw=2.0 if k == 0 else 1.3)
+        ax.set_ylabel(name, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, ncol=len(series), loc="upper right")
+    axes[0].set_title(f"test clip {figure['clip']} ({figure['emotion']}): generated vs ground truth", fontsize=10)
+    axes[-1].set_xlabel("seconds")
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
+    plt.close(fig)
+    return path
+
+
+def _num(v):
+    return None if v is None or (isinstance(v, float) and not np.isfinite(v)) else round(float(v), 4)
+
+
+def _f(v, digits: int = 3) -> str:
+    return "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}f}"
+
+
+def markdown_table(results: dict) -> str:
+    rows = results["rows"]
+    lines = [
+        f"Generator on the test split: {results['clips']} clips (unseen voices and sentences), balanced over "
+        f"the emotions ({', '.join(f'{e} {n}' for e, n in results['clips_per_emotion'].items())}); "
+        f"fast sampler {results['steps']} steps, guidance {results['guidance']}, seed {results['seed']}. "
+        "Motion metrics with label control; diversity = two takes (seeds 0, 1).",
+        "",
+        "| method | clips | lip vertex error (mm) | mouth landmarks (mm) | LSE-C | mean abs offset (frames) | "
+        "offset 0 | blinks/s | AU-std | diversity (mm) | diversity (param L2) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        m = r["controls"]["label"]
+        lines.append(f"| {name} | {m['clips']} | {_f(m['lve_mm'], 2)} | {_f(m['mouth_mm'], 2)} | {_f(m['lse_c'])} | "
+                     f"{_f(m['lse_abs_offset'], 2)} | {_f(m['lse_offset_zero'], 2)} | {_f(m['blinks_per_s'])} | "
+                     f"{_f(m['au_std'], 4)} | {_f(r['diversity_mm'], 2)} | {_f(r['diversity_param'], 3)} |")
+    lines += [
+        "",
+        f"Natural blink rate {NATURAL_BLINKS[0]}-{NATURAL_BLINKS[1]}/s. LSE-C: max minus median of the lip-sync "
+        f"expert's similarity over offsets -{MAX_OFFSET}..{MAX_OFFSET} frames.",
+        "",
+        "Emotion by control modality (Emo-sim: cosine to the ground truth's motion embedding; accuracy: the motion "
+        "encoder's emotion classifier on the output; ground truth and static face do not depend on the control):",
+        "",
+        "| method | " + " | ".join(f"{m} acc | {m} Emo-sim" for m in MODALITIES) + " | label intensity acc |",
+        "|---|" + "---|---|" * len(MODALITIES) + "---|",
+    ]
+    for name, r in rows.items():
+        cells = []
+        for m in MODALITIES:
+            c = r["controls"].get(m)
+            cells += [_f(c["emotion_acc"]), _f(c["emo_sim"])] if c else ["—", "—"]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {_f(r['controls']['label']['intensity_acc'])} |")
+    sw = results["guidance_sweep"]
+    lines += [
+        "",
+        f"Guidance sweep (label control, {sw['clips']} clips):",
+        "",
+        "| s | emotion acc | p(emotion) | Emo-sim | lip vertex error (mm) | diversity (mm) |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {r['guidance']} | {_f(r['emotion_acc'])} | {_f(r['p_emotion'])} | {_f(r['emo_sim'])} | "
+              f"{_f(r['lve_mm'], 2)} | {_f(r['diversity_mm'], 2)} |" for r in sw["rows"]]
+    fv = results["fast_vs_full"]
+    lines += [
+        "",
+        f"Fast sampler ({fv['fast_steps']} steps, DDIM) vs full ancestral ({fv['full_steps']} steps), same "
+        f"{fv['clips']} clips, label control:",
+        "",
+        f"| metric | {fv['fast_steps']} steps | {fv['full_steps']} steps | relative difference |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {k} | {_f(v['fast'])} | {_f(v['full'])} | {_f(100 * v['rel_diff'], 1)} % |"
+              for k, v in fv["metrics"].items()]
+    lines += ["", "Targets of the issue:", "", "| target | value | met |", "|---|---|---|"]
+    lines += [f"| {k} | {_f(v['value'])} | {'yes' if v['met'] else 'no'} |" for k, v in results["targets"].items()]
+    t = results["timings_s"]
+    command = f" — `{results['command']}`" if results.get("command") else ""
+    lines += ["", f"Evaluation time: {t['total_s']:.0f} s{command}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(results: dict, out_dir: Path, name: str = "generator_eval") -> tuple[Path, Path, Path]:
+    """``name``.json, ``name``.md and generator_curves.png in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = plot_curves(results["figure"], out_dir / "generator_curves.png")
+    plain = {k: v for k, v in results.items() if k != "figure"}
+    plain["figure"] = {"path": str(png), "clip": results["figure"]["clip"], "emotion": results["figure"]["emotion"]}
+    js = atomic_write(out_dir / f"{name}.json", lambda f: json.dump(_jsonable(plain), f, indent=1), binary=False)
+    md = atomic_write(out_dir / f"{name}.md", lambda f: f.write(markdown_table(results)), binary=False)
+    return js, md, png
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return _num(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+__all__ = ["evaluate_generator", "load_eval_clips", "markdown_table", "write_report", "plot_curves",
+           "lip_vertex_error", "landmark_distance", "sync_confidence", "au_std", "balanced_selection",
+           "pick_references", "GeneratorEvalOptions", "EvalClips", "MouthPoser"]

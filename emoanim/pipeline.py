@@ -1,0 +1,542 @@
+"""Speech + an emotion -> facial motion -> MP4: the one pipeline behind the app, the CLI and the API.
+
+>>> from emoanim.pipeline import Animator, EmotionSource
+>>> animator = Animator.from_pretrained("checkpoints")            # CUDA when present, else CPU
+>>> result = animator.generate("speech.wav", EmotionSource.label("happy", 3), "talk.mp4")
+>>> animator.export(result.motion, "out/")                        # .npz, Live Link Face .csv, curves .png
+
+Stages: reading audio (any format, resampled to 16 kHz mono, rejected when silent, unreadable or
+too long), embedding the emotion (a label, free text, a reference speech clip, a reference motion,
+or the emotion heard in the input speech itself; optionally blended with a second source), encoding
+the speech content, sampling the motion with classifier-free guidance, rendering frames and
+encoding the MP4 with the audio. ``progress(fraction, stage)`` is told about each of them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal, Sequence
+
+import numpy as np
+
+from emoanim.errors import EmoAnimError
+
+SAMPLE_RATE = 16000  # what the content and emotion encoders read
+MIN_SECONDS = 0.5  # the emotion encoder's shortest input
+SOURCE_KINDS = ("label", "text", "audio", "motion", "auto")
+MOTION_SUFFIXES = (".npz", ".csv", ".json")
+
+ProgressFn = Callable[[float, str], None]  # (fraction done 0..1, stage description)
+SourceKind = Literal["label", "text", "audio", "motion", "auto"]
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration and inputs
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AnimatorConfig:
+    """Limits and defaults of an ``Animator``."""
+
+    max_seconds: float = 60.0  # longest input (and reference) speech accepted
+    device: str = "cpu"  # where the content encoder and generator run
+    avatar: str | None = None  # default Anny identity (None = the rig's default, 'alex')
+    size: int = 512  # default video width and height, pixels
+    guidance: float = 2.0
+    steps: int = 25
+    background: tuple[int, int, int] | None = None  # None = the renderer's default
+
+    def __post_init__(self) -> None:
+        if not (self.max_seconds > 0 and math.isfinite(self.max_seconds)):
+            raise EmoAnimError(f"max_seconds must be a positive number, got {self.max_seconds}")
+        check_size(self.size)
+
+
+@dataclass
+class EmotionSource:
+    """Where the emotion comes from.
+
+    ``kind``: ``label`` (``emotion`` + ``intensity`` 1-3), ``text`` (free text), ``audio`` (a
+    speech file whose mood to borrow, ``path``), ``motion`` (a reference motion file ``path``:
+    .npz, Live Link Face .csv or .json) or ``auto`` (the emotion heard in the input speech).
+    """
+
+    kind: SourceKind = "label"
+    emotion: str | None = None
+    intensity: int = 2
+    text: str | None = None
+    path: str | Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in SOURCE_KINDS:
+            raise EmoAnimError(f"unknown emotion source '{self.kind}'; choose one of: {', '.join(SOURCE_KINDS)}")
+
+    # Readable constructors for the Python API.
+    @classmethod
+    def label(cls, emotion: str, intensity: int = 2) -> "EmotionSource":
+        return cls("label", emotion=emotion, intensity=intensity)
+
+    @classmethod
+    def from_text(cls, text: str) -> "EmotionSource":
+        return cls("text", text=text)
+
+    @classmethod
+    def from_audio(cls, path: str | Path) -> "EmotionSource":
+        return cls("audio", path=path)
+
+    @classmethod
+    def from_motion(cls, path: str | Path) -> "EmotionSource":
+        return cls("motion", path=path)
+
+    @classmethod
+    def auto(cls) -> "EmotionSource":
+        return cls("auto")
+
+    def describe(self) -> str:
+        if self.kind == "label":
+            return f"{self.emotion} (intensity {self.intensity})"
+        if self.kind == "text":
+            return f"text {self.text!r}"
+        if self.kind in ("audio", "motion"):
+            return f"{self.kind} {Path(self.path).name if self.path else '?'}"
+        return "auto (from the input speech)"
+
+
+Blend = tuple[EmotionSource, float]  # (second source, its weight 0..1); the first gets 1 - weight
+
+
+@dataclass
+class Exports:
+    npz: Path
+    csv: Path | None
+    plot: Path
+
+
+@dataclass
+class Result:
+    motion: "Motion"  # noqa: F821 - emoanim.motion.Motion
+    video: Path | None
+    style: np.ndarray  # the emotion embedding the motion was sampled with
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+
+def check_size(size: int) -> int:
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
+        raise EmoAnimError(f"the video size must be a whole number of pixels, got {size!r}")
+    if not 64 <= size <= 2048 or size % 2:
+        raise EmoAnimError(f"the video size must be an even number of pixels from 64 to 2048, got {size}")
+    return int(size)
+
+
+def check_avatar(avatar: str | None) -> str | None:
+    from emoanim.rigs.arkit import AVATARS
+
+    if avatar is not None and avatar not in AVATARS:
+        raise EmoAnimError(f"unknown avatar '{avatar}'; choose one of: {', '.join(AVATARS)}")
+    return avatar
+
+
+def check_sampling(guidance: float, steps: int, seed: int) -> tuple[float, int, int]:
+    try:
+        guidance = float(guidance)
+    except (TypeError, ValueError):
+        raise EmoAnimError(f"the guidance weight must be a number, got {guidance!r}") from None
+    if not (0.0 <= guidance <= 10.0):
+        raise EmoAnimError(f"the guidance weight must be between 0 and 10 (2 is typical), got {guidance:g}")
+    if isinstance(steps, float) and steps.is_integer():
+        steps = int(steps)
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or not 1 <= steps <= 1000:
+        raise EmoAnimError(f"the number of sampling steps must be a whole number from 1 to 1000, got {steps!r}")
+    if isinstance(seed, float) and seed.is_integer():
+        seed = int(seed)
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise EmoAnimError(f"the seed must be a whole number from 0 to {2**32 - 1}, got {seed!r}")
+    return guidance, int(steps), int(seed)
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+# --------------------------------------------------------------------------------------------
+# Progress and timing
+# --------------------------------------------------------------------------------------------
+
+
+class _Stages:
+    """Maps each stage onto its share of [0, 1] for ``progress`` and records seconds per stage."""
+
+    def __init__(self, progress: ProgressFn | None, timings: dict[str, float] | None,
+                 span: tuple[float, float] = (0.0, 1.0)) -> None:
+        self.progress = progress
+        self.timings = timings if timings is not None else {}
+        self.span = span
+        self._stage: str | None = None
+        self._t0 = 0.0
+
+    def sub(self, start: float, end: float) -> "_Stages":
+        """The same reporter restricted to [start, end] of this one's span."""
+        a, b = self.span
+        return _Stages(self.progress, self.timings, (a + (b - a) * start, a + (b - a) * end))
+
+    def report(self, fraction: float, text: str) -> None:
+        if self.progress is not None:
+            a, b = self.span
+            self.progress(float(min(1.0, max(0.0, a + (b - a) * fraction))), text)
+
+    def start(self, name: str, fraction: float, text: str | None = None) -> None:
+        self.stop()
+        self._stage, self._t0 = name, time.perf_counter()
+        self.report(fraction, text or name)
+
+    def stop(self) -> None:
+        if self._stage is not None:
+            self.timings[self._stage] = self.timings.get(self._stage, 0.0) + time.perf_counter() - self._t0
+            self._stage = None
+
+
+# --------------------------------------------------------------------------------------------
+# The pipeline
+# --------------------------------------------------------------------------------------------
+
+
+class Animator:
+    """Composes audio loading, emotion embedding, content encoding, sampling, rendering and muxing.
+
+    ``space`` is an ``EmotionSpace``, ``content_encoder`` a ``ContentEncoder`` (16 kHz wave ->
+    [Ta, C] features at 50/s), ``generator`` a ``MotionGenerator`` (content + emotion -> motion).
+    Safe to share between threads: models only run inference, and rendering is serialised.
+    """
+
+    def __init__(self, space, content_encoder, generator, config: AnimatorConfig | None = None) -> None:
+        self.space = space
+        self.content_encoder = content_encoder
+        self.generator = generator
+        self.config = config or AnimatorConfig()
+        if getattr(space, "rig", generator.rig) != generator.rig:
+            raise EmoAnimError(
+                f"the emotion space reads '{space.rig}' motion but the generator makes '{generator.rig}'")
+        self._rigs: dict[str | None, object] = {}
+        self._rig_lock = threading.Lock()
+        self._render_lock = threading.Lock()  # one GL context at a time
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path = "checkpoints", device: str | None = None,
+                        config: AnimatorConfig | None = None) -> "Animator":
+        """Load ``folder/emotion_space``, ``folder/content_encoder`` and ``folder/generator``."""
+        from emoanim.binding.space import EmotionSpace
+
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise EmoAnimError(f"checkpoint folder not found: {folder}")
+        device = device or default_device()
+        if device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise EmoAnimError("--device cuda was asked for, but no CUDA GPU is available: use --device cpu")
+        elif device != "cpu":
+            raise EmoAnimError(f"unknown device '{device}'; use cpu or cuda")
+        for part in ("emotion_space", "content_encoder", "generator"):
+            if not (folder / part).is_dir():
+                raise EmoAnimError(
+                    f"no {part.replace('_', ' ')} checkpoint in {folder / part}: see checkpoints/README.md")
+        try:
+            from emoanim.audio.content import load_content_encoder
+            from emoanim.diffusion import MotionGenerator
+        except ImportError as exc:  # pragma: no cover - part of the package
+            raise EmoAnimError(f"the generator code is missing from this install ({exc})") from None
+        config = config or AnimatorConfig()
+        config.device = device
+        space = EmotionSpace.from_pretrained(folder / "emotion_space")
+        content = load_content_encoder(folder / "content_encoder", device=device)  # ours, or a HuBERT folder
+        generator = MotionGenerator.from_pretrained(folder / "generator", device=device)
+        return cls(space, content, generator, config)
+
+    # ---- stage 1: audio ----------------------------------------------------------------------
+
+    def read_audio(self, audio: str | Path | np.ndarray, what: str = "the speech") -> np.ndarray:
+        """A file (any format, rate, channel count) or a 16 kHz mono array -> float32 [N] at 16 kHz."""
+        from emoanim.audio.io import is_silent, load_audio
+
+        if audio is None:
+            raise EmoAnimError(f"no audio given for {what}: upload or record a voice clip")
+        if isinstance(audio, (str, Path)):
+            wave = load_audio(audio, SAMPLE_RATE, max_seconds=self.config.max_seconds)
+        else:
+            wave = np.asarray(audio, np.float32)
+            if wave.ndim != 1 or wave.size == 0:
+                raise EmoAnimError(f"{what} must be a non-empty mono 16 kHz array [N], got shape {list(wave.shape)}")
+            if not np.isfinite(wave).all():
+                raise EmoAnimError(f"{what} contains NaN or infinite samples")
+            seconds = wave.size / SAMPLE_RATE
+            if seconds > self.config.max_seconds + 0.05:
+                raise EmoAnimError(f"{what} is {seconds:.1f} s long, but the limit is {self.config.max_seconds:g} s: "
+                                   "trim it")
+            wave = np.clip(wave, -1.0, 1.0)
+        if wave.size < MIN_SECONDS * SAMPLE_RATE:
+            raise EmoAnimError(
+                f"{what} is too short ({wave.size / SAMPLE_RATE:.2f} s): give at least {MIN_SECONDS:g} s")
+        if is_silent(wave):
+            raise EmoAnimError(f"{what} is silent (below -50 dBFS): record or upload a clip with speech in it")
+        return wave
+
+    # ---- stage 2: emotion --------------------------------------------------------------------
+
+    def load_reference_motion(self, path: str | Path):
+        """A reference motion file: .npz (never unpickled), Live Link Face .csv or .json."""
+        from emoanim.motion import load_csv, load_json, load_motion
+
+        if path is None:
+            raise EmoAnimError("no reference motion file given: upload a .npz, .csv or .json motion")
+        path = Path(path)
+        suffix = path.suffix.lower()
+        rig = self.generator.rig
+        if suffix == ".npz":
+            motion = load_motion(path, expect_rig=rig)
+        elif suffix == ".csv":
+            motion = load_csv(path)
+        elif suffix == ".json":
+            motion = load_json(path, expect_rig=rig)
+        else:
+            raise EmoAnimError(f"{path.name} is not a motion file: give a {', '.join(MOTION_SUFFIXES)} motion "
+                               "(e.g. one this app exported)")
+        if motion.rig != rig:
+            raise EmoAnimError(f"the reference motion is for the '{motion.rig}' rig; this model animates '{rig}'")
+        fps = getattr(getattr(getattr(self.space, "motion_encoder", None), "config", None), "fps", None)
+        return motion.resample(fps) if fps else motion
+
+    def embed_source(self, source: EmotionSource, speech: np.ndarray | None = None) -> np.ndarray:
+        """One emotion source -> unit vector. ``speech`` (16 kHz) is the input, for ``auto``."""
+        if not isinstance(source, EmotionSource):
+            raise EmoAnimError(f"the emotion source must be an EmotionSource, got {type(source).__name__}")
+        if source.kind == "label":
+            if not source.emotion:
+                raise EmoAnimError("pick an emotion")
+            return self.space.embed(emotion=source.emotion, intensity=source.intensity)
+        if source.kind == "text":
+            if source.text is None or not str(source.text).strip():
+                raise EmoAnimError("the emotion text is empty: describe the emotion, e.g. 'quietly furious'")
+            return self.space.embed(text=str(source.text))
+        if source.kind == "audio":
+            if source.path is None:
+                raise EmoAnimError("no reference audio given: upload a speech clip whose emotion to borrow")
+            return self.space.embed(audio=self.read_audio(source.path, "the emotion reference audio"))
+        if source.kind == "motion":
+            return self.space.embed(motion=self.load_reference_motion(source.path))
+        if speech is None:
+            raise EmoAnimError("the 'auto' emotion needs the input speech")
+        return self.space.embed(audio=speech)
+
+    def embed_emotion(self, source: EmotionSource, blend: Blend | None = None,
+                      speech: np.ndarray | None = None) -> np.ndarray:
+        """The emotion embedding: one source, or ``(1 - w) * source + w * blend_source``."""
+        z = self.embed_source(source, speech)
+        if blend is None:
+            return z
+        other, weight = blend
+        weight = float(weight)
+        if not 0.0 <= weight <= 1.0:
+            raise EmoAnimError(f"the blend weight must be between 0 and 1, got {weight:g}")
+        if weight == 0.0:
+            return z
+        return self.space.blend([(z, 1.0 - weight), (self.embed_source(other, speech), weight)])
+
+    # ---- stage 3: motion ---------------------------------------------------------------------
+
+    def animate(self, audio: str | Path | np.ndarray, source: EmotionSource, guidance: float | None = None,
+                steps: int | None = None, seed: int = 0, blend: Blend | None = None,
+                progress: ProgressFn | None = None, timings: dict[str, float] | None = None):
+        """Speech (file or 16 kHz array) + emotion -> ``Motion`` lasting as long as the speech."""
+        motion, _ = self._animate(audio, source, guidance, steps, seed, blend, _Stages(progress, timings))
+        return motion
+
+    def _animate(self, audio, source, guidance, steps, seed, blend, stages: _Stages):
+        from emoanim.motion import Motion
+        from emoanim.timing import frames_for_duration
+
+        guidance, steps, seed = check_sampling(
+            self.config.guidance if guidance is None else guidance, self.config.steps if steps is None else steps, seed)
+        stages.start("audio read", 0.0, "reading audio")
+        wave = self.read_audio(audio)
+        stages.start("emotion embed", 0.04, "embedding emotion")
+        style = self.embed_emotion(source, blend, wave)
+        stages.start("content encode", 0.08, "encoding speech")
+        content = self.content_encoder.encode(wave)
+        num_frames = frames_for_duration(wave.size / SAMPLE_RATE, self.generator.fps)
+        stages.start("sampling", 0.12, f"sampling step 0/{steps}")
+
+        def on_step(done: int, total: int) -> None:
+            stages.report(0.12 + 0.88 * done / max(total, 1), f"sampling step {done}/{total}")
+
+        params = self.generator.sample(content, style, num_frames, guidance=guidance, steps=steps, seed=seed,
+                                       callback=on_step)
+        stages.stop()
+        params = np.asarray(params, np.float32)
+        expected = (num_frames, len(self.generator.param_names))
+        if params.shape != expected:
+            raise RuntimeError(f"the generator returned {params.shape}, expected {expected}")
+        stages.report(1.0, "motion ready")
+        return Motion(params, tuple(self.generator.param_names), self.generator.fps, self.generator.rig), style
+
+    # ---- stage 4: video ----------------------------------------------------------------------
+
+    def rig(self, avatar: str | None = None):
+        """The face rig for ``avatar`` (built once, then cached)."""
+        from emoanim.rigs import load_rig
+
+        avatar = avatar or self.config.avatar
+        with self._rig_lock:
+            if avatar not in self._rigs:
+                if self.generator.rig != "arkit":
+                    raise EmoAnimError(f"rendering the '{self.generator.rig}' rig is not supported by the pipeline; "
+                                       "export the motion and use `python -m emoanim render`")
+                self._rigs[avatar] = load_rig("arkit", avatar=avatar)
+            return self._rigs[avatar]
+
+    def render(self, motion, audio: str | Path | np.ndarray | None, out_mp4: str | Path, avatar: str | None = None,
+               size: int | None = None, progress: ProgressFn | None = None,
+               timings: dict[str, float] | None = None) -> Path:
+        """Render ``motion`` on an avatar to an H.264/AAC MP4 with ``audio`` (a file, or 16 kHz array)."""
+        return self._render(motion, audio, out_mp4, avatar, size, _Stages(progress, timings))
+
+    def _render(self, motion, audio, out_mp4, avatar, size, stages: _Stages) -> Path:
+        from emoanim.audio.io import load_audio
+        from emoanim.render.animate import MUX_SAMPLE_RATE, render_video
+        from emoanim.render.renderer import RenderConfig
+
+        size = check_size(self.config.size if size is None else size)
+        config = RenderConfig(width=size, height=size)
+        if self.config.background is not None:
+            config = RenderConfig(width=size, height=size, background=self.config.background)
+        rig = self.rig(avatar)
+        if audio is None:
+            wave, rate = None, MUX_SAMPLE_RATE
+        elif isinstance(audio, (str, Path)):
+            wave, rate = load_audio(audio, MUX_SAMPLE_RATE, max_seconds=self.config.max_seconds), MUX_SAMPLE_RATE
+        else:
+            wave, rate = np.asarray(audio, np.float32), SAMPLE_RATE  # ffmpeg resamples to 48 kHz for AAC
+        params = motion.for_rig().params if motion.rig == "arkit" else motion.params
+
+        def on_frame(done: int, total: int) -> None:
+            if done == 1 or done == total or done % 5 == 0:
+                stages.report(0.95 * done / total, f"rendering frame {done}/{total}")
+            if done == total:
+                stages.start("encoding/mux", 0.95, "encoding video")
+
+        with self._render_lock:
+            stages.start("rendering", 0.0, "rendering frames")
+            try:
+                out = render_video(rig, params, motion.fps, out_mp4, audio=wave, sample_rate=rate, config=config,
+                                   progress=on_frame)
+            finally:
+                stages.stop()
+        stages.report(1.0, "done")
+        return Path(out)
+
+    # ---- everything --------------------------------------------------------------------------
+
+    def generate(self, audio: str | Path | np.ndarray, source: EmotionSource, out_mp4: str | Path | None,
+                 *, motion_out: str | Path | None = None, guidance: float | None = None, steps: int | None = None,
+                 seed: int = 0, blend: Blend | None = None, avatar: str | None = None, size: int | None = None,
+                 progress: ProgressFn | None = None) -> Result:
+        """``animate`` then ``render`` (skipped when ``out_mp4`` is None); optionally save the motion."""
+        timings: dict[str, float] = {}
+        stages = _Stages(progress, timings)
+        if size is not None or out_mp4 is not None:
+            check_size(self.config.size if size is None else size)  # fail before the slow parts
+        if out_mp4 is not None:
+            _check_output(out_mp4, ".mp4")
+            check_avatar(avatar or self.config.avatar)
+        if motion_out is not None:
+            _check_output(motion_out, ".npz")
+        share = 0.5 if out_mp4 is not None else 1.0
+        motion, style = self._animate(audio, source, guidance, steps, seed, blend, stages.sub(0.0, share))
+        video = None
+        if out_mp4 is not None:
+            video = self._render(motion, audio, out_mp4, avatar, size, stages.sub(share, 1.0))
+        if motion_out is not None:
+            try:
+                motion.save(motion_out)
+            except BaseException:
+                if video is not None:  # all or nothing
+                    video.unlink(missing_ok=True)
+                raise
+        return Result(motion, video, style, timings)
+
+    def export(self, motion, folder: str | Path, stem: str = "motion") -> Exports:
+        """Write ``stem.npz``, ``stem.csv`` (Live Link Face, arkit only) and ``stem_curves.png``."""
+        from emoanim.motion import export_csv
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        npz = motion.save(folder / f"{stem}.npz")
+        csv = export_csv(motion, folder / f"{stem}.csv") if motion.rig == "arkit" else None
+        plot = plot_curves(motion, folder / f"{stem}_curves.png")
+        return Exports(Path(npz), None if csv is None else Path(csv), plot)
+
+
+def _check_output(path: str | Path, suffix: str) -> None:
+    path = Path(path)
+    if path.suffix.lower() != suffix:
+        raise EmoAnimError(f"the output {path} should end in {suffix}")
+    if path.is_dir():
+        raise EmoAnimError(f"the output {path} is a folder: give a file name")
+    if not path.parent.is_dir():
+        raise EmoAnimError(f"output folder does not exist: {path.parent}")
+
+
+# --------------------------------------------------------------------------------------------
+# Curves plot
+# --------------------------------------------------------------------------------------------
+
+CURVE_GROUPS: tuple[tuple[str, tuple[tuple[str, Sequence[str]], ...]], ...] = (
+    ("jaw", (("jawOpen", ("jawOpen",)),)),
+    ("smile", (("smile", ("mouthSmileLeft", "mouthSmileRight")), ("frown", ("mouthFrownLeft", "mouthFrownRight")))),
+    ("blink", (("blink", ("eyeBlinkLeft", "eyeBlinkRight")),)),
+    ("brows", (("inner up", ("browInnerUp",)), ("down", ("browDownLeft", "browDownRight")),
+               ("outer up", ("browOuterUpLeft", "browOuterUpRight")))),
+    ("head (deg)", (("yaw", ("headYaw",)), ("pitch", ("headPitch",)), ("roll", ("headRoll",)))),
+)
+
+
+def plot_curves(motion, path: str | Path, dpi: int = 100) -> Path:
+    """A PNG of the main curves over time: jaw, smile, blink, brows and head rotation."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure  # no pyplot: no global state, safe in threads
+
+    from emoanim.fileio import atomic_write
+
+    t = motion.frame_times()
+    names = list(motion.names)
+    fig = Figure(figsize=(8, 6.5), dpi=dpi, layout="constrained")
+    axes = fig.subplots(len(CURVE_GROUPS), 1, sharex=True)
+    for ax, (title, curves) in zip(axes, CURVE_GROUPS):
+        for label, columns in curves:
+            present = [names.index(c) for c in columns if c in names]
+            if not present:
+                continue
+            y = motion.params[:, present].mean(axis=1)
+            ax.plot(t, np.degrees(y) if title.startswith("head") else y, lw=1.2, label=label)
+        ax.set_ylabel(title)
+        if not title.startswith("head"):  # weights: same scale in every take, so takes compare
+            low, high = ax.get_ylim()
+            ax.set_ylim(min(low, -0.05), max(high, 1.05))
+        ax.grid(alpha=0.3)
+        if len(curves) > 1:
+            ax.legend(loc="upper right", fontsize=7, ncols=len(curves))
+    axes[-1].set_xlabel("time (s)")
+    fig.suptitle(f"{motion.rig} motion, {motion.num_frames} frames at {motion.fps:g} fps", fontsize=10)
+    return atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
+
+
+__all__ = ["Animator", "AnimatorConfig", "EmotionSource", "Exports", "Result", "plot_curves", "default_device"]

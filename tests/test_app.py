@@ -1,0 +1,211 @@
+"""The Gradio app: its named API through ``gradio_client``, and the page in a real headless browser
+(Debian's ``chromium`` driven by Playwright). One in-process server at 128 px, two sampling steps."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+gr = pytest.importorskip("gradio")
+from gradio_client import Client, handle_file  # noqa: E402
+
+from emoanim.audio import save_wav  # noqa: E402
+from emoanim.render.probe import probe_media  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "assets"
+sys.path.insert(0, str(ROOT))  # app.py lives at the repository root
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from test_pipeline import STEPS, assert_playable, clip_seconds, tiny_animator  # noqa: E402
+
+BROWSER_TIMEOUT_MS = 90_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    import app
+
+    demo = app.build_demo(tiny_animator(), size=128)
+    demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True,
+                allowed_paths=[str(ASSETS)])
+    yield demo.local_url.rstrip("/")
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server, verbose=False, download_files=str(Path(os.environ.get("TMPDIR", "/tmp"))))
+
+
+def _args(audio, **overrides):
+    args = dict(audio=handle_file(str(audio)), source_kind="Emotion label", emotion="happy", intensity=3, text="",
+                ref_audio=None, ref_motion=None, blend_weight=0.0, blend_kind="Emotion label",
+                blend_emotion="surprised", blend_intensity=2, blend_text="", guidance=2.0, steps=STEPS, seed=0,
+                avatar="alex")
+    args.update(overrides)
+    return args
+
+
+def test_api_generate_returns_playable_mp4(client):
+    video, npz, csv, plot, info = client.predict(**_args(ASSETS / "sad.mp3", blend_weight=0.3, guidance=1.5),
+                                                 api_name="/generate")
+    video_path = video["video"] if isinstance(video, dict) else video
+    assert_playable(Path(video_path), clip_seconds(ASSETS / "sad.mp3"))
+    assert Path(npz).suffix == ".npz" and Path(csv).suffix == ".csv" and Path(plot).suffix == ".png"
+    with np.load(npz, allow_pickle=False) as archive:
+        assert archive["params"].shape[0] == probe_media(video_path).num_video_frames
+    assert "happy" in info and "blended 30%" in info
+
+
+def test_api_reference_motion_and_audio_sources(client, tmp_path):
+    _, npz, _, _, _ = client.predict(**_args(ASSETS / "happy.ogg"), api_name="/generate")
+    video, *_ = client.predict(**_args(ASSETS / "happy.ogg", source_kind="Borrow from a motion file",
+                                       ref_motion=handle_file(npz)), api_name="/generate")
+    assert probe_media(video["video"] if isinstance(video, dict) else video).has_audio
+    video, *_ = client.predict(**_args(ASSETS / "angry.wav", source_kind="Borrow from a voice clip",
+                                       ref_audio=handle_file(str(ASSETS / "sad.mp3"))), api_name="/generate")
+    assert probe_media(video["video"] if isinstance(video, dict) else video).has_audio
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [("silent", "silent"), ("empty-text", "emotion text is empty"), ("motion-wrong-kind", "Invalid file type"),
+     ("no-reference", "no reference voice clip")],
+)
+def test_api_errors_are_messages(client, tmp_path, case, message):
+    from gradio_client.exceptions import AppError
+
+    audio, overrides = ASSETS / "happy.ogg", {}
+    if case == "silent":
+        audio = tmp_path / "silent.wav"
+        save_wav(audio, np.zeros(32000, np.float32), 16000)
+    if case == "empty-text":
+        overrides = {"source_kind": "Describe it in words", "text": "  "}
+    if case == "motion-wrong-kind":
+        overrides = {"source_kind": "Borrow from a motion file", "ref_motion": handle_file(str(ASSETS / "sad.mp3"))}
+    if case == "no-reference":
+        overrides = {"source_kind": "Borrow from a voice clip"}
+    with pytest.raises(AppError, match=message) as caught:
+        client.predict(**_args(audio, **overrides), api_name="/generate")
+    assert "Traceback" not in str(caught.value)
+
+
+def test_request_folders_are_cleaned_up(tmp_path):
+    import app
+
+    outputs = app.Outputs(keep_s=0)
+    first = outputs.new()
+    (first / "x.mp4").write_bytes(b"0")
+    os.utime(first, (0, 0))
+    second = outputs.new()  # sweeps folders older than keep_s
+    assert not first.exists() and second.exists()
+    shutil.rmtree(outputs.root)
+
+
+# ---- a real browser -------------------------------------------------------------------------
+
+
+def _chromium() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM"), "/usr/lib/chromium/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = _chromium()
+    if executable is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; `make setup` does it)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True,
+                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    page = context.new_page()
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
+    page.goto(server)
+    page.locator("#generate").wait_for()
+    yield page
+    context.close()
+
+
+def _upload_speech(page, path: Path) -> None:
+    page.locator("#speech input[type=file]").set_input_files(str(path))
+    page.locator("#speech audio, #speech .waveform-container, #speech [data-testid='waveform-x']").first.wait_for(
+        state="attached")
+
+
+def _set_steps(page, steps: int) -> None:
+    box = page.locator("#steps input[type=number]")
+    box.fill(str(steps))
+    box.press("Enter")
+
+
+def test_browser_generate_plays_video(page, tmp_path):
+    _upload_speech(page, ASSETS / "happy.ogg")
+    page.locator("#emotion input").click()
+    page.get_by_role("option", name="surprised").click()
+    page.locator("#intensity").get_by_text("3").click()
+    slider = page.locator("#guidance input[type=range]")
+    slider.fill("2.6")  # moves the slider (input + change events)
+    assert page.locator("#guidance input[type=number]").input_value() == "2.6"
+    _set_steps(page, STEPS)
+    page.locator("#generate").click()
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#result-video video');"
+        " return v !== null && v.readyState >= 2 && v.duration > 2; }", timeout=BROWSER_TIMEOUT_MS)
+    played = page.evaluate(
+        """async () => {
+            const v = document.querySelector('#result-video video');
+            v.muted = true;
+            await v.play();
+            const t0 = v.currentTime;
+            await new Promise(r => setTimeout(r, 700));
+            return {t0, t1: v.currentTime, paused: v.paused, width: v.videoWidth, duration: v.duration};
+        }""")
+    assert played["t1"] > played["t0"] and not played["paused"], played
+    assert played["width"] == 128
+    assert abs(played["duration"] - clip_seconds(ASSETS / "happy.ogg")) < 0.1
+    info = page.locator("#info").inner_text()
+    assert "surprised (intensity 3)" in info and "guidance 2.6" in info
+    page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
+
+
+@pytest.mark.parametrize("case", ["silent-audio", "empty-text"])
+def test_browser_shows_error_messages(page, tmp_path, case):
+    if case == "silent-audio":
+        speech, message = tmp_path / "silent.wav", "silent (below -50 dBFS)"
+        save_wav(speech, np.zeros(32000, np.float32), 16000)
+    else:
+        speech, message = ASSETS / "angry.wav", "the emotion text is empty"
+    _upload_speech(page, speech)
+    _set_steps(page, 1)
+    if case == "empty-text":
+        page.locator("#source-kind").get_by_text("Describe it in words").click()
+        page.locator("#emotion-text textarea").fill("")
+    page.locator("#generate").click()
+    page.get_by_text(message).first.wait_for(timeout=BROWSER_TIMEOUT_MS)
+    assert "Traceback" not in page.content()
+    assert page.locator("#result-video video").count() == 0

@@ -1,0 +1,162 @@
+"""The generator evaluation: metric functions on hand-made inputs, and a report from tiny models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from emoanim.binding.space import EmotionSpace, label_class
+from emoanim.data.emotions import EMOTIONS
+from emoanim.diffusion.denoiser import DenoiserConfig
+from emoanim.diffusion.generator import GeneratorConfig, MotionGenerator
+from emoanim.diffusion.scheduler import SchedulerConfig
+from emoanim.diffusion.sync_expert import LipSyncExpert, SyncExpertConfig, mouth_param_names
+from emoanim.diffusion.train import GeneratorData
+from emoanim.eval.corpus import blink_rate
+from emoanim.eval.generator import (
+    EvalClips,
+    GeneratorEvalOptions,
+    MouthPoser,
+    au_std,
+    balanced_selection,
+    evaluate_generator,
+    landmark_distance,
+    lip_vertex_error,
+    markdown_table,
+    pick_references,
+    sync_confidence,
+    write_report,
+)
+from emoanim.rigs import load_rig
+from emoanim.rigs.arkit import ARKIT_PARAMS
+
+SPACE = Path(__file__).resolve().parents[1] / "checkpoints" / "emotion_space"
+NAMES = list(ARKIT_PARAMS)
+JAW = NAMES.index("jawOpen")
+
+
+@pytest.fixture(scope="module")
+def rig():
+    return load_rig("arkit")
+
+
+def test_lip_errors_are_zero_for_identical_motion_and_exact_for_a_known_shift():
+    gt = np.random.default_rng(0).random((10, 6, 3)).astype(np.float32) * 0.05
+    assert lip_vertex_error(gt, gt) == 0.0 and landmark_distance(gt, gt) == 0.0
+    moved = gt.copy()
+    moved[:, 2, 0] += 0.002  # one vertex 2 mm to the side in every frame
+    assert lip_vertex_error(moved, gt) == pytest.approx(2.0, abs=1e-3)  # the max over the lips
+    assert landmark_distance(moved, gt) == pytest.approx(2.0 / 6, abs=1e-3)  # the mean over the vertices
+
+
+def test_mouth_poser_reports_mm_on_the_rig(rig):
+    poser = MouthPoser(rig)
+    params = np.zeros((20, len(NAMES)), np.float32)
+    params[:, JAW] = 0.5 + 0.4 * np.sin(np.arange(20) / 3)
+    gt = poser(params)
+    assert np.allclose(gt, rig.vertices(params)[:, poser.index], atol=1e-6)  # the subset equals the full pose
+    assert poser.errors(gt, gt) == (0.0, 0.0)
+    lve, mouth = poser.errors(poser(np.roll(params, 4, axis=0)), gt)  # a shifted copy is wrong
+    assert lve > mouth > 0.0
+    lve_static, _ = poser.errors(poser(np.zeros_like(params)), gt)
+    assert 2.0 < lve_static < 60.0  # an open jaw moves the lower lip by millimetres, not metres
+
+
+def test_sync_confidence_and_offset():
+    curve = np.full(31, 0.1)
+    curve[15 + 3] = 0.7  # the best match three frames late
+    curve[:2] = np.nan  # offsets beyond a short clip
+    conf, offset = sync_confidence(curve)
+    assert conf == pytest.approx(0.6) and offset == 3
+    assert np.isnan(sync_confidence(np.full(31, np.nan))[0])
+
+
+def test_blinks_and_au_std():
+    fps = 25.0
+    x = np.zeros((100, len(NAMES)), np.float32)
+    blink = NAMES.index("eyeBlinkLeft")
+    for start in (10, 40, 80):
+        x[start : start + 4, blink] = 1.0
+    assert blink_rate(x, blink, fps) == (3, 4.0)
+    assert au_std(np.ones((50, 3)), [0, 1, 2]) == 0.0
+    square = np.zeros((50, 2))
+    square[::2, 0] = 1.0  # 0/1 alternating: std 0.5; the other action still
+    assert au_std(square, [0, 1]) == pytest.approx(0.25)
+
+
+def test_balanced_selection_and_references():
+    emotion = np.repeat(np.arange(8), 6)
+    intensity = np.tile([1, 2, 3], 16)
+    emotion[:5] = 0  # still 6 neutral clips: unchanged
+    chosen = balanced_selection(emotion, intensity, 20)
+    assert len(chosen) == len(set(chosen)) == 20
+    counts = np.bincount(emotion[chosen], minlength=8)
+    assert counts.max() - counts.min() <= 1
+    assert np.bincount(emotion[chosen[:8]], minlength=8).tolist() == [1] * 8  # every prefix balanced
+    data = GeneratorData([], [], np.array([label_class(EMOTIONS[e], i) for e, i in zip(emotion, intensity)]),
+                         emotion, np.zeros((48, 4)), NAMES, "arkit", 25.0)
+    clips = EvalClips(data, intensity, [f"v{k % 5}" for k in range(48)], [f"s{k}" for k in range(48)],
+                      [[] for _ in range(48)], lambda i: np.zeros(1))
+    refs = pick_references(clips, chosen)
+    for i, j in refs.items():
+        assert j is not None and j != i and data.label[j] == data.label[i]
+
+
+def _tiny_clips(space: EmotionSpace, frames: int = 30) -> EvalClips:
+    rng = np.random.default_rng(0)
+    params, content, labels, levels = [], [], [], []
+    for k in range(16):
+        emotion = EMOTIONS[k % 8]
+        level = 1 if emotion == "neutral" else 2
+        p = np.zeros((frames, len(NAMES)), np.float32)
+        p[:, JAW] = np.clip(rng.random(frames), 0, 1) * 0.5
+        params.append(p)
+        content.append(rng.random((2 * frames, 5)).astype(np.float32))
+        labels.append(label_class(emotion, level))
+        levels.append(level)
+    labels = np.array(labels)
+    with torch.no_grad():
+        styles = space.prototypes()[labels].numpy()
+    data = GeneratorData(params, content, labels, labels // 3, styles, NAMES, "arkit", 25.0)
+    audio = [(0.3 * np.sin(np.arange(16000) * (0.05 + 0.01 * k))).astype(np.float32) for k in range(16)]
+    return EvalClips(data, np.array(levels), [f"voice{k}" for k in range(16)], [f"sentence {k}" for k in range(16)],
+                     [["quietly pleased"], ["on the verge of tears"]] * 8, lambda i: audio[i],
+                     [f"clip{k}" for k in range(16)])
+
+
+def test_report_has_the_expected_rows(rig, tmp_path):
+    torch.manual_seed(0)
+    space = EmotionSpace.from_pretrained(SPACE)
+    clips = _tiny_clips(space)
+    den = DenoiserConfig(num_params=len(NAMES), content_dim=5, style_dim=256, d_model=32, layers=1, heads=4, ff=64,
+                         dropout=0.0)
+    sched = SchedulerConfig(num_train_steps=40)
+    gen = MotionGenerator(GeneratorConfig(param_names=NAMES, denoiser=den, scheduler=sched))
+    reg = MotionGenerator(GeneratorConfig(param_names=NAMES, denoiser=den, kind="regression"))
+    expert = LipSyncExpert(SyncExpertConfig(param_names=NAMES, mouth_names=mouth_param_names(NAMES), content_dim=5))
+    options = GeneratorEvalOptions(limit=16, steps=4, sweep=(1.0, 2.0), sweep_clips=8, full_steps=40, full_clips=2,
+                                   log=lambda s: None)
+    results = evaluate_generator(clips, space, gen, reg, expert, rig, options)
+    rows = results["rows"]
+    assert list(rows) == ["ground truth", "static neutral face", "regression", "diffusion (4 steps)",
+                          "diffusion (40 steps, 2 clips)"]
+    truth = rows["ground truth"]["controls"]["label"]
+    assert truth["lve_mm"] == 0.0 and truth["mouth_mm"] == 0.0 and truth["emo_sim"] == pytest.approx(1.0, abs=1e-5)
+    assert rows["static neutral face"]["controls"]["label"]["lve_mm"] > 0.0
+    assert rows["regression"]["diversity_mm"] == 0.0 and rows["regression"]["diversity_param"] == 0.0
+    assert rows["diffusion (4 steps)"]["diversity_param"] > 0.0
+    assert set(rows["diffusion (4 steps)"]["controls"]) == {"label", "text", "audio", "motion"}
+    assert [r["guidance"] for r in results["guidance_sweep"]["rows"]] == [1.0, 2.0]
+    assert results["fast_vs_full"]["clips"] == 2 and "lve_mm" in results["fast_vs_full"]["metrics"]
+    js, md, png = write_report(results, tmp_path)
+    saved = json.loads(js.read_text())
+    assert saved["rows"]["ground truth"]["controls"]["label"]["lve_mm"] == 0.0 and "targets" in saved
+    text = md.read_text()
+    assert text == markdown_table(results)
+    for name in rows:
+        assert f"| {name} |" in text
+    assert png.stat().st_size > 10_000

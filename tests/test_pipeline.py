@@ -1,0 +1,322 @@
+"""The pipeline (``emoanim.pipeline.Animator``) end to end, its CLI (``generate``, ``bench e2e``) and
+its errors. Small and fast: 128 px videos, two sampling steps, the 2-3 s clips in ``assets/``."""
+
+from __future__ import annotations
+
+import functools
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emoanim.audio import save_wav
+from emoanim.errors import EmoAnimError
+from emoanim.render.probe import probe_media
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "assets"
+CLIP = ASSETS / "happy.ogg"
+SIZE = 128
+STEPS = 2
+
+
+@functools.lru_cache(maxsize=1)
+def checkpoint_folder() -> Path:
+    """``checkpoints/`` when the generator is trained, else a small randomly initialised one (the
+    pipeline is tested, not the model: random weights make valid, if meaningless, motion)."""
+    shipped = ROOT / "checkpoints"
+    if all((shipped / part).is_dir() for part in ("emotion_space", "content_encoder", "generator")):
+        return shipped
+    import atexit
+    import shutil
+    import tempfile
+
+    from emoanim.audio.content import ContentEncoder, ContentEncoderConfig
+    from emoanim.diffusion import GeneratorConfig, MotionGenerator
+    from emoanim.diffusion.denoiser import DenoiserConfig
+    from emoanim.rigs import rig_param_names
+
+    folder = Path(tempfile.mkdtemp(prefix="emoanim_tiny_ckpt_"))
+    atexit.register(shutil.rmtree, folder, True)
+    (folder / "emotion_space").symlink_to(shipped / "emotion_space")
+    content = ContentEncoder(ContentEncoderConfig(hidden=16, dilations=(1, 2)))
+    content.save_pretrained(folder / "content_encoder")
+    names = list(rig_param_names("arkit"))
+    denoiser = DenoiserConfig(num_params=len(names), content_dim=content.feature_dim, d_model=32, layers=1, heads=2,
+                              ff=64)
+    MotionGenerator(GeneratorConfig(param_names=names, denoiser=denoiser)).save_pretrained(folder / "generator")
+    return folder
+
+
+@functools.lru_cache(maxsize=1)
+def _animator():
+    from emoanim.pipeline import Animator, AnimatorConfig
+
+    return Animator.from_pretrained(checkpoint_folder(), device="cpu", config=AnimatorConfig(size=SIZE, steps=STEPS))
+
+
+def tiny_animator():
+    """One shared Animator (128 px, 2 steps by default) for the pipeline and app tests."""
+    return _animator()
+
+
+@pytest.fixture(scope="module")
+def animator():
+    return tiny_animator()
+
+
+def clip_seconds(path: Path) -> float:
+    from emoanim.audio.io import load_audio
+
+    return load_audio(path, 16000).size / 16000
+
+
+def assert_playable(path: Path, seconds: float, size: int = SIZE) -> None:
+    info = probe_media(path)
+    assert info.video_codec == "h264" and info.pix_fmt == "yuv420p"
+    assert (info.width, info.height) == (size, size)
+    assert info.has_audio and info.audio_codec == "aac"
+    frame = 1 / 25
+    assert abs(info.audio_duration - seconds) <= frame
+    assert abs(info.video_duration - seconds) <= frame
+
+
+@pytest.fixture(scope="module")
+def reference_files(animator, tmp_path_factory):
+    """A reference motion as .npz, Live Link Face .csv and .json (made by the pipeline itself)."""
+    from emoanim.motion import export_json
+    from emoanim.pipeline import EmotionSource
+
+    folder = tmp_path_factory.mktemp("reference")
+    motion = animator.animate(ASSETS / "sad.mp3", EmotionSource.label("sad", 3), steps=STEPS)
+    exports = animator.export(motion, folder, stem="ref")
+    return {"npz": exports.npz, "csv": exports.csv, "json": export_json(motion, folder / "ref.json")}
+
+
+SOURCES = {
+    "label": lambda refs: ("label", {"emotion": "angry", "intensity": 3}),
+    "text": lambda refs: ("text", {"text": "quietly furious"}),
+    "audio": lambda refs: ("audio", {"path": ASSETS / "sad.mp3"}),
+    "motion-npz": lambda refs: ("motion", {"path": refs["npz"]}),
+    "motion-csv": lambda refs: ("motion", {"path": refs["csv"]}),
+    "auto": lambda refs: ("auto", {}),
+}
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_each_emotion_source_end_to_end(animator, reference_files, tmp_path, name):
+    from emoanim.pipeline import EmotionSource
+
+    kind, fields = SOURCES[name](reference_files)
+    out = tmp_path / "talk.mp4"
+    result = animator.generate(CLIP, EmotionSource(kind, **fields), out, motion_out=tmp_path / "talk.npz")
+    seconds = clip_seconds(CLIP)
+    assert result.video == out
+    assert_playable(out, seconds)
+    assert result.motion.rig == "arkit" and result.motion.fps == 25.0
+    assert result.motion.num_frames == int(np.ceil(seconds * 25 - 1e-6))
+    assert np.isfinite(result.motion.params).all()
+    assert abs(np.linalg.norm(result.style) - 1) < 1e-4
+    assert (tmp_path / "talk.npz").exists()
+    stages = {"audio read", "emotion embed", "content encode", "sampling", "rendering", "encoding/mux"}
+    assert stages <= set(result.timings)
+
+
+def test_blend_json_reference_stereo_48k_wav_and_progress(animator, reference_files, tmp_path):
+    from emoanim.pipeline import EmotionSource
+
+    sr = 48000
+    mono = _speech_like(2.0, sr)
+    path = tmp_path / "stereo.wav"
+    save_wav(path, np.stack([mono, 0.5 * mono], axis=1), sr)
+    events: list[tuple[float, str]] = []
+    result = animator.generate(path, EmotionSource.from_motion(reference_files["json"]), tmp_path / "b.mp4",
+                               blend=(EmotionSource.label("surprised", 2), 0.4),
+                               progress=lambda f, s: events.append((f, s)))
+    assert_playable(result.video, 2.0)
+    fractions = [f for f, _ in events]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    stages = " | ".join(s for _, s in events)
+    for stage in ("reading audio", "embedding emotion", f"sampling step {STEPS}/{STEPS}", "rendering frame",
+                  "encoding video"):
+        assert stage in stages
+    blended = animator.embed_emotion(EmotionSource.label("happy", 3), (EmotionSource.label("sad", 3), 0.5))
+    happy = animator.embed_emotion(EmotionSource.label("happy", 3))
+    sad = animator.embed_emotion(EmotionSource.label("sad", 3))
+    assert blended @ happy > happy @ sad and blended @ sad > happy @ sad
+
+
+def test_seed_takes_and_array_input(animator):
+    from emoanim.audio.io import load_audio
+    from emoanim.pipeline import EmotionSource
+
+    wave16 = load_audio(CLIP, 16000)
+    source = EmotionSource.label("happy", 2)
+    a = animator.animate(wave16, source, seed=1)
+    b = animator.animate(CLIP, source, seed=1)
+    c = animator.animate(CLIP, source, seed=2)
+    np.testing.assert_allclose(a.params, b.params, atol=1e-5)
+    assert not np.allclose(a.params, c.params)
+
+
+def test_export_files(animator, tmp_path):
+    from PIL import Image
+
+    from emoanim.motion import load_csv, load_motion
+    from emoanim.pipeline import EmotionSource
+
+    motion = animator.animate(CLIP, EmotionSource.from_text("cheerful"))
+    exports = animator.export(motion, tmp_path / "out")
+    np.testing.assert_allclose(load_motion(exports.npz).params, motion.params)
+    assert load_csv(exports.csv).num_frames == motion.num_frames
+    assert Image.open(exports.plot).size[0] >= 600
+
+
+def _speech_like(seconds: float, sr: int = 16000) -> np.ndarray:
+    t = np.arange(int(round(seconds * sr))) / sr
+    return (0.3 * np.sin(2 * np.pi * 180 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+
+
+@pytest.fixture()
+def bad_inputs(tmp_path):
+    silent = tmp_path / "silent.wav"
+    save_wav(silent, np.zeros(32000, np.float32), 16000)
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"this is not audio at all" * 50)
+    long = tmp_path / "long.wav"
+    save_wav(long, _speech_like(4.0), 16000)
+    pickled = tmp_path / "evil.npz"
+    np.savez(pickled, params=np.array([object()], dtype=object), names=np.array(["x"]), fps=25.0, rig="arkit")
+    return {"silent": silent, "garbage": garbage, "long": long, "pickled": pickled}
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("silent", "silent"),
+        ("garbage", "unreadable or corrupt"),
+        ("missing", "not found"),
+        ("long", "limit is 3 s"),
+        ("empty-text", "emotion text is empty"),
+        ("unknown-emotion", "unknown emotion"),
+        ("motion-wrong-kind", "not a motion file"),
+        ("motion-pickle", "pickle"),
+        ("reference-audio-silent", "silent"),
+        ("guidance", "guidance weight"),
+        ("size", "even number"),
+        ("avatar", "unknown avatar"),
+    ],
+)
+def test_errors_are_one_line_and_leave_nothing(animator, bad_inputs, tmp_path, case, message):
+    from emoanim.pipeline import Animator, AnimatorConfig, EmotionSource
+
+    audio, source, options = CLIP, EmotionSource.label("happy"), {}
+    runner = animator
+    if case in ("silent", "garbage", "long"):
+        audio = bad_inputs[case]
+    if case == "missing":
+        audio = tmp_path / "nope.wav"
+    if case == "long":
+        runner = Animator(animator.space, animator.content_encoder, animator.generator,
+                          AnimatorConfig(max_seconds=3, size=SIZE))
+    if case == "empty-text":
+        source = EmotionSource.from_text("   ")
+    if case == "unknown-emotion":
+        source = EmotionSource.label("hangry")
+    if case == "motion-wrong-kind":
+        source = EmotionSource.from_motion(ASSETS / "angry.wav")
+    if case == "motion-pickle":
+        source = EmotionSource.from_motion(bad_inputs["pickled"])
+    if case == "reference-audio-silent":
+        source = EmotionSource.from_audio(bad_inputs["silent"])
+    if case == "guidance":
+        options["guidance"] = -1
+    if case == "size":
+        options["size"] = 127
+    if case == "avatar":
+        options["avatar"] = "nobody"
+    out = tmp_path / "x.mp4"
+    with pytest.raises(EmoAnimError, match=message) as caught:
+        runner.generate(audio, source, out, motion_out=tmp_path / "x.npz", **options)
+    assert "\n" not in str(caught.value)
+    assert not out.exists() and not (tmp_path / "x.npz").exists()
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+# ---- command line ----------------------------------------------------------------------------
+
+
+def run_cli(capsys, *args):
+    from emoanim.cli import main
+
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_generate(tmp_path, capsys):
+    out, motion = tmp_path / "cli.mp4", tmp_path / "cli.npz"
+    code, stdout, err = run_cli(capsys, "generate", "--audio", ASSETS / "surprised.flac", "--out", out, "--motion-out",
+                                motion, "--emotion", "surprised", "--intensity", "3", "--guidance", "2.5", "--steps",
+                                STEPS, "--seed", 3, "--avatar", "maya", "--size", SIZE, "--device", "cpu",
+                                "--checkpoints", checkpoint_folder())
+    assert code == 0, err
+    assert f"wrote {out}" in stdout
+    assert_playable(out, clip_seconds(ASSETS / "surprised.flac"))
+    from emoanim.motion import load_motion
+
+    assert load_motion(motion).num_frames == probe_media(out).num_video_frames
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--emotion", "happy", "--auto"], "not allowed with argument"),
+        ([], "one of the arguments"),
+        (["--text", "calm", "--intensity", "3"], "--intensity goes with --emotion"),
+        (["--emotion", "happy", "--size", "99"], "even number"),
+        (["--emotion", "happy", "--audio-is-silent"], "silent"),
+        (["--text", ""], "emotion text is empty"),
+        (["--reference-motion", "assets/angry.wav"], "not a motion file"),
+    ],
+)
+def test_cli_generate_errors(tmp_path, capsys, args, message):
+    out = tmp_path / "bad.mp4"
+    audio = CLIP
+    if "--audio-is-silent" in args:
+        args = [a for a in args if a != "--audio-is-silent"]
+        audio = tmp_path / "silent.wav"
+        save_wav(audio, np.zeros(16000, np.float32), 16000)
+    argv = ["generate", "--audio", audio, "--out", out, "--steps", STEPS, "--size", SIZE, "--device", "cpu",
+            "--checkpoints", checkpoint_folder(), *[ROOT / a if a.startswith("assets/") else a for a in args]]
+    try:
+        code, _, err = run_cli(capsys, *argv)
+    except SystemExit as exc:  # argparse: usage + one error line, exit 2
+        code, err = exc.code, capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    lines = [line for line in err.splitlines() if line.startswith("error:") or ": error:" in line]
+    assert len(lines) == 1
+    assert not out.exists()
+
+
+def test_bench_e2e_runs(capsys):
+    from emoanim.bench import run_benchmark
+
+    report = run_benchmark("e2e", seconds=1.0, steps=1, size=64, checkpoints=checkpoint_folder(), device="cpu")
+    printed = capsys.readouterr().out
+    for key in ("audio_read_s", "emotion_embed_s", "content_encode_s", "sampling_s", "rendering_s",
+                "encoding_mux_s", "total_s", "peak_rss_mib"):
+        assert key in report and key in printed
+    assert report["frames"] == 25
+
+
+def test_example_assets_are_small_speech():
+    clips = sorted(p for p in ASSETS.iterdir() if p.suffix in (".ogg", ".mp3", ".wav", ".flac"))
+    assert len(clips) >= 3
+    assert sum(p.stat().st_size for p in clips) < 500 * 1024
+    for clip in clips:
+        assert 2.0 <= clip_seconds(clip) <= 4.0
+    with wave.open(str(ASSETS / "angry.wav")) as w:
+        assert w.getframerate() == 16000
