@@ -153,7 +153,42 @@ def bench_e2e(seconds: float = 10.0, steps: int = 25, size: int = 512, avatar: s
     return report
 
 
-BENCHMARKS = {"render": bench_render, "e2e": bench_e2e}
+def bench_generate(seconds: float = 10.0, steps: int = 25, guidance: float = 2.0, repeats: int = 3,
+                   checkpoints: str | Path = "checkpoints", device: str | None = None, **_) -> dict[str, float]:
+    """Sampling alone (content features and style given): ``seconds`` of motion with ``steps`` DDIM
+    steps and classifier-free guidance (two branches per step), best and median of ``repeats`` runs."""
+    import torch
+
+    from emoanim.audio.content import load_content_encoder
+    from emoanim.binding.space import EmotionSpace
+    from emoanim.diffusion import MotionGenerator
+    from emoanim.timing import frames_for_duration
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    folder = Path(checkpoints)
+    generator = MotionGenerator.from_pretrained(folder / "generator", device=device)
+    encoder = load_content_encoder(folder / "content_encoder", device=device)
+    style = EmotionSpace.from_pretrained(folder / "emotion_space").embed(emotion="happy", intensity=3)
+    with tempfile.TemporaryDirectory() as tmp:
+        from emoanim.audio.io import load_audio
+
+        wave = load_audio(benchmark_speech(seconds, Path(tmp) / "speech.wav"), 16000)
+    t0 = time.perf_counter()
+    content = encoder.encode(wave)
+    content_s = time.perf_counter() - t0
+    frames = frames_for_duration(seconds, generator.fps)
+    generator.sample(content, style, frames, guidance=guidance, steps=2, seed=0)  # warm-up
+    times = []
+    for k in range(repeats):
+        t0 = time.perf_counter()
+        generator.sample(content, style, frames, guidance=guidance, steps=steps, seed=k)
+        times.append(time.perf_counter() - t0)
+    return {"clip_seconds": seconds, "frames": frames, "steps": steps, "guidance": guidance, "device": device,
+            "threads": torch.get_num_threads(), "content_encode_s": content_s, "sample_best_s": min(times),
+            "sample_median_s": float(np.median(times)), "realtime_factor": seconds / float(np.median(times))}
+
+
+BENCHMARKS = {"render": bench_render, "e2e": bench_e2e, "generate": bench_generate}
 
 
 def run_benchmark(target: str, **options) -> dict[str, float]:

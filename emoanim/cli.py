@@ -82,7 +82,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     options = {"size": args.size, "avatar": args.avatar}
     if args.seconds is not None:
         options["seconds"] = args.seconds
-    if args.target == "e2e":
+    if args.target in ("e2e", "generate"):
         options.update(steps=args.steps, checkpoints=args.checkpoints, device=args.device)
     run_benchmark(args.target, **options)
 
@@ -200,7 +200,8 @@ def cmd_train_generator(args: argparse.Namespace) -> None:
 
     train_generator(GeneratorTrainConfig(corpus=str(args.corpus), out=str(args.out), kind=args.kind,
                                          content=str(args.content), space=str(args.space), sync=str(args.sync),
-                                         seed=args.seed, steps=args.steps, threads=args.threads))
+                                         prediction=args.prediction, seed=args.seed, steps=args.steps,
+                                         threads=args.threads))
 
 
 def cmd_evaluate_binding(args: argparse.Namespace) -> None:
@@ -351,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "generator":
             p.add_argument("--sync", type=Path, default=Path("checkpoints/lip_sync"))
             p.add_argument("--kind", choices=("diffusion", "regression"), default="diffusion")
+            p.add_argument("--prediction", choices=("sample", "epsilon"), default="sample",
+                           help="what the denoiser predicts: the clean sequence or the noise")
         p.set_defaults(func=cmd_train_sync if name == "sync" else cmd_train_generator)
 
     evaluate = sub.add_parser("evaluate", help="evaluate the models").add_subparsers(dest="eval_command", required=True)
@@ -373,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=160, help="clips, balanced over the 8 emotions")
     p.add_argument("--steps", type=int, default=25, help="fast sampler steps")
     p.add_argument("--guidance", type=float, default=2.0)
-    p.add_argument("--sweep-clips", type=int, default=48, help="clips of the guidance sweep")
+    p.add_argument("--sweep-clips", type=int, default=80, help="clips of the guidance sweep")
     p.add_argument("--full-clips", type=int, default=16, help="clips also sampled with all 400 steps")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("docs"))
@@ -385,13 +388,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate_corpus)
 
     p = sub.add_parser("bench", help="speed and memory benchmarks")
-    p.add_argument("target", choices=("render", "e2e"), help="render: rendering + encoding; e2e: the whole pipeline")
-    p.add_argument("--seconds", type=float, default=None, help="length of the benchmark clip (render 20, e2e 10)")
+    p.add_argument("target", choices=("render", "generate", "e2e"),
+                   help="render: rendering + encoding; generate: sampling alone; e2e: the whole pipeline")
+    p.add_argument("--seconds", type=float, default=None, help="length of the benchmark clip (render 20, generate and e2e 10)")
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--avatar", default=None)
-    p.add_argument("--steps", type=int, default=25, help="e2e: sampling steps")
-    p.add_argument("--checkpoints", type=Path, default=Path("checkpoints"), help="e2e: checkpoint folder")
-    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="e2e: default cuda when available")
+    p.add_argument("--steps", type=int, default=25, help="generate/e2e: sampling steps")
+    p.add_argument("--checkpoints", type=Path, default=Path("checkpoints"), help="generate/e2e: checkpoint folder")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="generate/e2e: default cuda when available")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("generate", help="speech + an emotion -> talking-head MP4 (and the motion)")

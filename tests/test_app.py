@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 from pathlib import Path
 
@@ -18,6 +17,8 @@ gr = pytest.importorskip("gradio")
 from gradio_client import Client, handle_file  # noqa: E402
 
 from emoanim.audio import save_wav  # noqa: E402
+from emoanim.browser import (  # noqa: E402
+    find_chromium, launch_chromium, serve, set_steps, upload_speech, wait_for_video)
 from emoanim.render.probe import probe_media  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,21 +31,12 @@ from test_pipeline import STEPS, assert_playable, clip_seconds, tiny_animator  #
 BROWSER_TIMEOUT_MS = 90_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
     import app
 
-    demo = app.build_demo(tiny_animator(), size=128)
-    demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True,
-                allowed_paths=[str(ASSETS)])
-    yield demo.local_url.rstrip("/")
-    demo.close()
+    with serve(app.build_demo(tiny_animator(), size=128), allowed_paths=[ASSETS]) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -120,22 +112,14 @@ def test_request_folders_are_cleaned_up(tmp_path):
 # ---- a real browser -------------------------------------------------------------------------
 
 
-def _chromium() -> str | None:
-    for candidate in (os.environ.get("CHROMIUM"), "/usr/lib/chromium/chromium", shutil.which("chromium")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
-
-
 @pytest.fixture(scope="module")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
-    executable = _chromium()
+    executable = find_chromium()
     if executable is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium; `make setup` does it)")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; `make test` does it)")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True,
-                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        browser = launch_chromium(p, executable)
         yield browser
         browser.close()
 
@@ -151,31 +135,17 @@ def page(browser, server):
     context.close()
 
 
-def _upload_speech(page, path: Path) -> None:
-    page.locator("#speech input[type=file]").set_input_files(str(path))
-    page.locator("#speech audio, #speech .waveform-container, #speech [data-testid='waveform-x']").first.wait_for(
-        state="attached")
-
-
-def _set_steps(page, steps: int) -> None:
-    box = page.locator("#steps input[type=number]")
-    box.fill(str(steps))
-    box.press("Enter")
-
-
 def test_browser_generate_plays_video(page, tmp_path):
-    _upload_speech(page, ASSETS / "happy.ogg")
+    upload_speech(page, ASSETS / "happy.ogg")
     page.locator("#emotion input").click()
     page.get_by_role("option", name="surprised").click()
     page.locator("#intensity").get_by_text("3").click()
     slider = page.locator("#guidance input[type=range]")
     slider.fill("2.6")  # moves the slider (input + change events)
     assert page.locator("#guidance input[type=number]").input_value() == "2.6"
-    _set_steps(page, STEPS)
+    set_steps(page, STEPS)
     page.locator("#generate").click()
-    page.wait_for_function(
-        "() => { const v = document.querySelector('#result-video video');"
-        " return v !== null && v.readyState >= 2 && v.duration > 2; }", timeout=BROWSER_TIMEOUT_MS)
+    wait_for_video(page, min_duration=2, timeout_ms=BROWSER_TIMEOUT_MS)
     played = page.evaluate(
         """async () => {
             const v = document.querySelector('#result-video video');
@@ -200,8 +170,8 @@ def test_browser_shows_error_messages(page, tmp_path, case):
         save_wav(speech, np.zeros(32000, np.float32), 16000)
     else:
         speech, message = ASSETS / "angry.wav", "the emotion text is empty"
-    _upload_speech(page, speech)
-    _set_steps(page, 1)
+    upload_speech(page, speech)
+    set_steps(page, 1)
     if case == "empty-text":
         page.locator("#source-kind").get_by_text("Describe it in words").click()
         page.locator("#emotion-text textarea").fill("")

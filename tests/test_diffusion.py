@@ -173,3 +173,13 @@ def test_full_ancestral_sampling_and_save_load(tiny_trained, tmp_path):
     assert np.allclose(again.sample(content, style, 40, steps=10, seed=1), fast, atol=2e-2)  # fp16 weights
     with pytest.raises(EmoAnimError, match="no motion generator"):
         MotionGenerator.from_pretrained(tmp_path / "missing")
+
+
+def test_epsilon_prediction_recovers_x0():
+    gen = MotionGenerator(GeneratorConfig(param_names=NAMES, denoiser=TINY, prediction="epsilon"))
+    x0, noise = torch.randn(2, 8, len(NAMES)), torch.randn(2, 8, len(NAMES))
+    t = torch.tensor([10, 200])
+    x_t = gen.scheduler.add_noise(x0, noise, t)
+    assert torch.allclose(gen.to_x0(noise, x_t, t), x0, atol=1e-3)
+    with pytest.raises(EmoAnimError, match="prediction"):
+        GeneratorConfig(prediction="v")

@@ -29,6 +29,8 @@ from emoanim.diffusion.scheduler import DiffusionScheduler, SchedulerConfig
 from emoanim.errors import EmoAnimError
 from emoanim.persistence import load_state, read_model, save_model
 
+X0_CLIP = 15.0  # normalised units
+
 
 @dataclass
 class GeneratorConfig:
@@ -36,6 +38,7 @@ class GeneratorConfig:
     param_names: list[str] = field(default_factory=list)
     fps: float = 25.0
     kind: str = "diffusion"  # or "regression" (the deterministic baseline)
+    prediction: str = "sample"  # what the denoiser outputs: "sample" (x0) or "epsilon" (the noise)
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     window: int = 100  # frames the denoiser sees at once (4 s, the training crop)
@@ -50,6 +53,8 @@ class GeneratorConfig:
             self.scheduler = SchedulerConfig(**self.scheduler)
         if self.kind not in ("diffusion", "regression"):
             raise EmoAnimError(f"generator kind must be 'diffusion' or 'regression', got '{self.kind}'")
+        if self.prediction not in ("sample", "epsilon"):
+            raise EmoAnimError(f"prediction must be 'sample' or 'epsilon', got '{self.prediction}'")
         if not 0 <= self.overlap < self.window:
             raise EmoAnimError(f"overlap ({self.overlap}) must be in [0, window={self.window})")
 
@@ -88,15 +93,25 @@ class MotionGenerator(torch.nn.Module):
         return x * self.std + self.mean
 
     # ---- one guided prediction -------------------------------------------------------------------
+    def to_x0(self, output: torch.Tensor, x_t: torch.Tensor, t) -> torch.Tensor:
+        """The denoiser's output as a clean-sequence estimate (normalised units)."""
+        if self.config.prediction == "sample":
+            return output
+        a = self.scheduler.alpha_bar(t, x_t)
+        # At high noise x0 = (x_t - sqrt(1 - a) eps) / sqrt(a) amplifies errors; clip it to well past
+        # the training data's range (normalised curves stay within about -5..12).
+        return ((x_t - (1 - a).sqrt() * output) / a.sqrt()).clamp(-X0_CLIP, X0_CLIP)
+
     def predict_x0(self, x_t: torch.Tensor, t: int, content: torch.Tensor, style: torch.Tensor,
                    guidance: float) -> torch.Tensor:
-        """x_t [1, T, D], content [1, kT, C], style [1, E] -> guided x0 [1, T, D] (Eq. 6, see scheduler.py)."""
+        """x_t [1, T, D], content [1, kT, C], style [1, E] -> guided x0 [1, T, D] (Eq. 6: the mix is taken
+        of the denoiser's outputs, eps or x0, which is the same thing, see scheduler.py)."""
         tt = torch.full((1,), t, dtype=torch.long, device=x_t.device)
         if guidance == 1.0:
-            return self.denoiser(x_t, tt, content, style)
+            return self.to_x0(self.denoiser(x_t, tt, content, style), x_t, t)
         both = self.denoiser(x_t.expand(2, -1, -1), tt.expand(2), content.expand(2, -1, -1), style.expand(2, -1),
                              drop=torch.tensor([False, True], device=x_t.device))
-        return guidance * both[:1] + (1 - guidance) * both[1:]
+        return self.to_x0(guidance * both[:1] + (1 - guidance) * both[1:], x_t, t)
 
     # ---- sampling ---------------------------------------------------------------------------------
     @torch.no_grad()

@@ -48,17 +48,17 @@ class DiffusionScheduler:
     def num_train_steps(self) -> int:
         return self.config.num_train_steps
 
-    def _a(self, t: torch.Tensor | int, like: torch.Tensor) -> torch.Tensor:
+    def alpha_bar(self, t: torch.Tensor | int, like: torch.Tensor) -> torch.Tensor:
         a = self.alphas_cumprod[torch.as_tensor(t).long().cpu()].to(like.device, like.dtype)
         return a.reshape(-1, *([1] * (like.ndim - 1))) if a.ndim else a
 
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
         """q(x_t | x0) = N(sqrt(a_t) x0, (1 - a_t) I); t [B] or an int."""
-        a = self._a(t, x0)
+        a = self.alpha_bar(t, x0)
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
     def eps_from_x0(self, x_t: torch.Tensor, x0: torch.Tensor, t: int) -> torch.Tensor:
-        a = self._a(t, x_t)
+        a = self.alpha_bar(t, x_t)
         return (x_t - a.sqrt() * x0) / (1 - a).sqrt()
 
     def timesteps(self, steps: int) -> list[int]:
@@ -74,14 +74,14 @@ class DiffusionScheduler:
         if t_prev < 0:
             return x0
         eps = self.eps_from_x0(x_t, x0, t)
-        a_prev = self._a(t_prev, x_t)
+        a_prev = self.alpha_bar(t_prev, x_t)
         return a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
 
     def ancestral_step(self, x_t: torch.Tensor, x0: torch.Tensor, t: int, noise: torch.Tensor) -> torch.Tensor:
         """One DDPM step t -> t-1: the mean and variance of q(x_{t-1} | x_t, x0), plus noise."""
         if t == 0:
             return x0
-        a, a_prev = self._a(t, x_t), self._a(t - 1, x_t)
+        a, a_prev = self.alpha_bar(t, x_t), self.alpha_bar(t - 1, x_t)
         beta = 1 - a / a_prev
         mean = (a_prev.sqrt() * beta / (1 - a)) * x0 + ((1 - beta).sqrt() * (1 - a_prev) / (1 - a)) * x_t
         var = beta * (1 - a_prev) / (1 - a)

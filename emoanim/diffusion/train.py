@@ -232,6 +232,7 @@ class GeneratorTrainConfig:
     corpus: str
     out: str
     kind: str = "diffusion"  # or "regression"
+    prediction: str = "sample"  # the denoiser predicts x0 ("sample") or the noise ("epsilon")
     content: str = "checkpoints/content_encoder"
     space: str = "checkpoints/emotion_space"
     sync: str = "checkpoints/lip_sync"
@@ -265,12 +266,18 @@ def generator_losses(gen: MotionGenerator, space: EmotionSpace, expert: LipSyncE
         drop = torch.zeros(B, dtype=torch.bool)
     else:
         t = torch.from_numpy(rng.integers(0, gen.scheduler.num_train_steps, B))
-        x_t = gen.scheduler.add_noise(x0, torch.randn_like(x0), t)
+        noise = torch.randn_like(x0)
+        x_t = gen.scheduler.add_noise(x0, noise, t)
         drop = torch.from_numpy(rng.random(B) < config.cond_drop)
-    x0_hat = gen.denoiser(x_t, t, content, styles, mask, drop)
+    out = gen.denoiser(x_t, t, content, styles, mask, drop)
+    target = noise if config.kind == "diffusion" and gen.config.prediction == "epsilon" else x0
     m = mask[..., None].float()
-    losses = {"diff": ((x0_hat - x0).square() * m).sum() / (m.sum() * x0.shape[-1])}
-    keep = (~drop) & (torch.cumsum((~drop).long(), 0) <= config.aux_batch)
+    losses = {"diff": ((out - target).square() * m).sum() / (m.sum() * x0.shape[-1])}
+    x0_hat = gen.to_x0(out, x_t, t) if config.kind == "diffusion" else out
+    # The sync and emotion losses read x0_hat; from an eps prediction it is meaningful only at
+    # moderate noise, so they are applied to items with t below half the schedule.
+    usable = ~drop if gen.config.prediction == "sample" else ~drop & (t < gen.scheduler.num_train_steps // 2)
+    keep = usable & (torch.cumsum(usable.long(), 0) <= config.aux_batch)
     pred = gen.denormalize(x0_hat)
     if config.w_sync and keep.any():
         lengths = mask.sum(1)
@@ -307,7 +314,7 @@ def fit_generator(train: GeneratorData, space: EmotionSpace, expert: LipSyncExpe
     denoiser.content_dim = train.content[0].shape[1]
     denoiser.style_dim = prototypes.shape[1]
     gen = MotionGenerator(GeneratorConfig(rig=train.rig, param_names=train.names, fps=train.fps, kind=config.kind,
-                                          denoiser=denoiser, window=config.window))
+                                          prediction=config.prediction, denoiser=denoiser, window=config.window))
     gen.set_normalization(*param_stats(train))
     ema = copy.deepcopy(gen).requires_grad_(False)
     opt = torch.optim.AdamW(gen.denoiser.parameters(), lr=config.lr, weight_decay=0.01)
@@ -339,5 +346,5 @@ def fit_generator(train: GeneratorData, space: EmotionSpace, expert: LipSyncExpe
     ema.config.metrics = {"train_seconds": round(time.time() - t0, 1), "steps": config.steps,
                           "final_losses": {k: round(v, 4) for k, v in running.items()},
                           "command": f"python -m emoanim train generator --corpus {config.corpus} --out {config.out} "
-                                     f"--kind {config.kind} --seed {config.seed} --steps {config.steps}"}
+                                     f"--kind {config.kind} --prediction {config.prediction} --seed {config.seed} --steps {config.steps}"}
     return ema.eval()

@@ -127,7 +127,7 @@ class GeneratorEvalOptions:
     steps: int = 25  # fast sampler
     guidance: float = 2.0
     sweep: tuple[float, ...] = GUIDANCE_SWEEP
-    sweep_clips: int = 48  # clips of the guidance sweep (a subset of the evaluated ones)
+    sweep_clips: int = 80  # clips of the guidance sweep (a subset of the evaluated ones)
     full_steps: int = 400
     full_clips: int = 16  # clips sampled with ``full_steps`` too
     seed: int = 0

@@ -1,0 +1,69 @@
+"""The shipped generator on speech it never heard: lips close on /p b m/, open on vowels, the
+emotion label shows on the face, and guidance strengthens it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from emoanim.audio.content import load_content_encoder
+from emoanim.binding.space import EmotionSpace
+from emoanim.data import tts
+from emoanim.data.emotions import EMOTIONS
+from emoanim.data.synth import split_voices
+from emoanim.diffusion import MotionGenerator
+from emoanim.timing import frames_for_duration
+
+CKPT = Path(__file__).resolve().parents[1] / "checkpoints"
+OPEN_VOWELS = {"aa", "ae", "ah", "ao", "aw", "ay"}
+
+
+@pytest.fixture(scope="module")
+def models():
+    return (load_content_encoder(CKPT / "content_encoder"), MotionGenerator.from_pretrained(CKPT / "generator"),
+            EmotionSpace.from_pretrained(CKPT / "emotion_space"))
+
+
+@pytest.fixture(scope="module")
+def speech():
+    voice = [v for v in split_voices(tts.list_voices(), 0)["test"] if v.engine == "espeak"][0]  # never trained on
+    return tts.synthesize("Bob and Pam may buy my big map on Monday, but Tom wants a hot cup of coffee.",
+                          voice, tts.ProsodyStyle(), rng=np.random.default_rng(0))
+
+
+def test_lips_close_on_bilabials_and_open_on_vowels(models, speech, arkit_rig):
+    content_encoder, generator, space = models
+    content = content_encoder.encode(speech.audio)
+    frames = frames_for_duration(speech.duration, generator.fps)
+    params = generator.sample(content, space.embed(emotion="neutral"), frames, seed=0)
+    v = arkit_rig.vertices(params)
+    gap = 1000 * (v[:, arkit_rig.group("upper_lip"), 1].mean(1) - v[:, arkit_rig.group("lower_lip"), 1].mean(1))
+    at = lambda p: gap[min(int((p.start + p.end) / 2 * generator.fps), frames - 1)]
+    bilabial = [at(p) for p in speech.phones if p.phone in ("p", "b", "m")]
+    vowels = [at(p) for p in speech.phones if p.phone in OPEN_VOWELS and p.duration > 0.06]
+    assert len(bilabial) >= 6 and len(vowels) >= 4
+    assert np.median(bilabial) < 0.5 * np.median(vowels), (np.median(bilabial), np.median(vowels))
+    assert np.median(vowels) > 4.0  # mm
+
+
+def test_label_shows_on_the_face_and_guidance_strengthens_it(models, speech):
+    content_encoder, generator, space = models
+    content = content_encoder.encode(speech.audio)
+    frames = frames_for_duration(speech.duration, generator.fps)
+    col = {n: i for i, n in enumerate(generator.param_names)}
+    take = lambda emotion, s=2.0: generator.sample(content, space.embed(emotion=emotion, intensity=3), frames,
+                                                   guidance=s, seed=1)
+    happy, sad, surprised = take("happy"), take("sad"), take("surprised")
+    smile = lambda p: p[:, [col["mouthSmileLeft"], col["mouthSmileRight"]]].mean()
+    assert smile(happy) > smile(sad) + 0.15
+    assert happy[:, col["cheekSquintLeft"]].mean() > sad[:, col["cheekSquintLeft"]].mean()
+    assert surprised[:, col["browInnerUp"]].mean() > happy[:, col["browInnerUp"]].mean()
+    # The motion encoder (the emotion judge) recognises each generated emotion.
+    for emotion, params in (("happy", happy), ("sad", sad), ("surprised", surprised)):
+        with torch.no_grad():
+            logits, _ = space.motion_encoder.predict(torch.from_numpy(params)[None])
+        assert EMOTIONS[int(logits.argmax())] == emotion
+    assert smile(take("happy", 3.0)) > smile(take("happy", 0.5))
