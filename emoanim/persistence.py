@@ -18,7 +18,8 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 
-def save_model(folder: str | Path, model: nn.Module, config: dict) -> Path:
+def save_model(folder: str | Path, model: nn.Module, config: dict, *, config_file: str = CONFIG_FILE,
+               weights_file: str = WEIGHTS_FILE) -> Path:
     """Write ``config`` (JSON) and the model's state dict (fp16 safetensors) into ``folder``."""
     from safetensors.torch import save
 
@@ -26,22 +27,23 @@ def save_model(folder: str | Path, model: nn.Module, config: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
     blob = save(state)
-    atomic_write(folder / WEIGHTS_FILE, lambda f: f.write(blob), binary=True)
+    atomic_write(folder / weights_file, lambda f: f.write(blob), binary=True)
     text = json.dumps(config, indent=1)
-    atomic_write(folder / CONFIG_FILE, lambda f: f.write(text), binary=False)
+    atomic_write(folder / config_file, lambda f: f.write(text), binary=False)
     return folder
 
 
-def read_model(folder: str | Path, what: str) -> tuple[dict, dict[str, torch.Tensor]]:
+def read_model(folder: str | Path, what: str, *, config_file: str = CONFIG_FILE,
+               weights_file: str = WEIGHTS_FILE) -> tuple[dict, dict[str, torch.Tensor]]:
     """(config, fp32 state dict) from a folder written by ``save_model``; clear errors otherwise."""
     from safetensors.torch import load_file
 
     folder = Path(folder).expanduser()
     try:
-        config = json.loads((folder / CONFIG_FILE).read_text())
-        state = load_file(str(folder / WEIGHTS_FILE))
+        config = json.loads((folder / config_file).read_text())
+        state = load_file(str(folder / weights_file))
     except FileNotFoundError:
-        raise EmoAnimError(f"no {what} in {folder} (needs {CONFIG_FILE} and {WEIGHTS_FILE})") from None
+        raise EmoAnimError(f"no {what} in {folder} (needs {config_file} and {weights_file})") from None
     except (json.JSONDecodeError, OSError, Exception) as exc:  # safetensors raises its own error types
         raise EmoAnimError(f"the {what} in {folder} is damaged ({exc})") from None
     return config, {k: v.float() for k, v in state.items()}
@@ -53,3 +55,15 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor], folder: str | P
     except RuntimeError as exc:
         raise EmoAnimError(f"the {what} weights in {folder} do not match its config ({exc})") from None
     return model.eval()
+
+
+def load_transformers_model(model_class: type, folder: str | Path, what: str, example: str) -> nn.Module:
+    """A ``transformers`` model from a local checkpoint folder (never downloaded), with clear errors."""
+    folder = Path(folder).expanduser()
+    if not (folder / "config.json").is_file():
+        raise EmoAnimError(f"no {what} checkpoint in {folder} (needs config.json and model weights): "
+                           f"download one, e.g. {example}, and give its folder")
+    try:
+        return model_class.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise EmoAnimError(f"could not load the {what} checkpoint in {folder} ({exc})") from None

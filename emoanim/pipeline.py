@@ -19,11 +19,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
 import numpy as np
 
 from emoanim.errors import EmoAnimError
+
+if TYPE_CHECKING:
+    from emoanim.motion import Motion
 
 SAMPLE_RATE = 16000  # what the content and emotion encoders read
 MIN_SECONDS = 0.5  # the emotion encoder's shortest input
@@ -119,7 +122,7 @@ class Exports:
 
 @dataclass
 class Result:
-    motion: "Motion"  # noqa: F821 - emoanim.motion.Motion
+    motion: Motion
     video: Path | None
     style: np.ndarray  # the emotion embedding the motion was sampled with
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
@@ -310,8 +313,7 @@ class Animator:
                                "(e.g. one this app exported)")
         if motion.rig != rig:
             raise EmoAnimError(f"the reference motion is for the '{motion.rig}' rig; this model animates '{rig}'")
-        fps = getattr(getattr(getattr(self.space, "motion_encoder", None), "config", None), "fps", None)
-        return motion.resample(fps) if fps else motion
+        return motion
 
     def embed_source(self, source: EmotionSource, speech: np.ndarray | None = None) -> np.ndarray:
         """One emotion source -> unit vector. ``speech`` (16 kHz) is the input, for ``auto``."""

@@ -30,7 +30,7 @@ from torch import nn
 from emoanim.audio.features import AudioFeatureConfig, audio_features, augment_mel, check_wave
 from emoanim.data.phones import PHONES
 from emoanim.errors import EmoAnimError
-from emoanim.persistence import load_state, read_model, save_model
+from emoanim.persistence import load_state, load_transformers_model, read_model, save_model
 
 SAMPLE_RATE = 16000
 CONTENT_RATE = 50.0  # content frames per second (HuBERT's rate, two per 25 fps motion frame)
@@ -172,19 +172,10 @@ class HubertContentEncoder(nn.Module):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__()
-        try:
-            from transformers import HubertModel
-        except ImportError:  # pragma: no cover - installed with the app
-            raise EmoAnimError("the HuBERT content encoder needs `pip install transformers`") from None
-        folder = Path(path).expanduser()
-        if not (folder / "config.json").is_file():
-            raise EmoAnimError(f"no HuBERT checkpoint in {folder} (needs config.json and weights); "
-                               "download one, e.g. facebook/hubert-large-ls960-ft, and give its folder")
-        try:
-            self.model = HubertModel.from_pretrained(str(folder), local_files_only=True).eval()
-        except (OSError, ValueError) as exc:
-            raise EmoAnimError(f"could not load the HuBERT checkpoint in {folder} ({exc})") from None
-        self.path = str(folder)
+        from transformers import HubertModel
+
+        self.model = load_transformers_model(HubertModel, path, "HuBERT", "facebook/hubert-large-ls960-ft").eval()
+        self.path = str(Path(path).expanduser())
 
     @property
     def feature_dim(self) -> int:

@@ -108,26 +108,25 @@ def phone_accuracy(model: ContentEncoder, data: SpeechSet, speed: float = 1.0, b
     """Frame phone accuracy (all frames and speech frames only), overall and per TTS engine."""
     model.eval()
     rng = np.random.default_rng(0)
+    fixed = ContentTrainConfig(corpus="", out="", speed_range=(speed, speed), noise_prob=0.0) if speed != 1.0 else None
     correct = np.zeros(len(data.audio))
     total = np.zeros(len(data.audio))
     speech_correct = speech_total = 0
     for start in range(0, len(data.audio), batch_size):
         idx = np.arange(start, min(start + batch_size, len(data.audio)))
-        fixed = ContentTrainConfig(corpus="", out="", speed_range=(speed, speed), noise_prob=0.0) if speed != 1.0 else None
         wave, lengths, target = make_batch(data, idx, rng, fixed, None)
         logits, mask = model.logits(*model.mel(wave, lengths)[:2])
-        pred = logits.argmax(-1)
-        valid = (target[:, : pred.shape[1]] >= 0) & mask[:, : target.shape[1]]
-        tgt = target[:, : pred.shape[1]]
-        hit = (pred[:, : tgt.shape[1]] == tgt) & valid
+        T = min(logits.shape[1], target.shape[1])
+        pred, tgt = logits[:, :T].argmax(-1), target[:, :T]
+        valid = (tgt >= 0) & mask[:, :T]
+        hit = (pred == tgt) & valid
         correct[idx] = hit.sum(1).numpy()
         total[idx] = valid.sum(1).numpy()
         speech = valid & (tgt > 0)
         speech_correct += int((hit & speech).sum())
         speech_total += int(speech.sum())
-    engines = sorted(set(data.engines))
-    per_engine = {e: float(correct[[k for k, x in enumerate(data.engines) if x == e]].sum()
-                           / max(1, total[[k for k, x in enumerate(data.engines) if x == e]].sum())) for e in engines}
+    engines = np.array(data.engines)
+    per_engine = {e: float(correct[engines == e].sum() / max(1, total[engines == e].sum())) for e in sorted(set(engines))}
     return {"frame_accuracy": float(correct.sum() / max(1, total.sum())),
             "speech_frame_accuracy": speech_correct / max(1, speech_total), "per_engine": per_engine}
 

@@ -38,6 +38,7 @@ from torch import nn
 from emoanim.audio.features import AudioFeatureConfig, audio_features, augment_mel, check_wave, feature_scale
 from emoanim.binding.motion_encoder import sinusoids
 from emoanim.errors import EmoAnimError
+from emoanim.persistence import load_state, load_transformers_model, read_model, save_model
 
 __all__ = [
     "AudioEncoderConfig",
@@ -100,35 +101,15 @@ class _Persistence:
     kind: str
 
     def save_pretrained(self, folder: str | Path) -> Path:
-        from safetensors.torch import save_file
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().to(torch.float16).contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(folder / WEIGHTS_FILE))
-        (folder / CONFIG_FILE).write_text(json.dumps({"kind": self.kind, **asdict(self.config)}, indent=1))
-        return folder
+        return save_model(folder, self, {"kind": self.kind, **asdict(self.config)},
+                          config_file=CONFIG_FILE, weights_file=WEIGHTS_FILE)
 
     @classmethod
     def from_pretrained(cls, folder: str | Path):
-        from safetensors.torch import load_file
-
-        folder = Path(folder)
-        try:
-            config = json.loads((folder / CONFIG_FILE).read_text())
-            state = load_file(str(folder / WEIGHTS_FILE))
-        except FileNotFoundError:
-            raise EmoAnimError(f"no audio encoder in {folder} (needs {CONFIG_FILE} and {WEIGHTS_FILE})") from None
-        except (json.JSONDecodeError, OSError) as exc:
-            raise EmoAnimError(f"the audio encoder in {folder} is damaged ({exc})") from None
+        config, state = read_model(folder, "audio encoder", config_file=CONFIG_FILE, weights_file=WEIGHTS_FILE)
         if config.get("kind", cls.kind) != cls.kind:
             raise EmoAnimError(f"{folder} holds a '{config['kind']}' audio encoder, not '{cls.kind}'")
-        model = cls.from_config(config)
-        try:
-            model.load_state_dict({k: v.float() for k, v in state.items()})
-        except RuntimeError as exc:
-            raise EmoAnimError(f"the audio encoder weights in {folder} do not match its config ({exc})") from None
-        return model.eval()
+        return load_state(cls.from_config(config), state, folder, "audio encoder")
 
 
 # ---- the compact encoder ------------------------------------------------------------------------
@@ -370,18 +351,9 @@ class Wav2Vec2EmotionEncoder(_Persistence, nn.Module):
 
 
 def _load_wav2vec2(path: str | Path):
-    try:
-        from transformers import Wav2Vec2Model
-    except ImportError:  # pragma: no cover - dependency is installed with the app
-        raise EmoAnimError("the wav2vec2 audio encoder needs `pip install transformers`") from None
-    folder = Path(path).expanduser()
-    if not (folder / "config.json").is_file():
-        raise EmoAnimError(f"no wav2vec2 checkpoint in {folder} (needs config.json and model weights): "
-                           "download one, e.g. with `huggingface-cli download`, and give its folder")
-    try:
-        return Wav2Vec2Model.from_pretrained(str(folder), local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise EmoAnimError(f"could not load the wav2vec2 checkpoint in {folder} ({exc})") from None
+    from transformers import Wav2Vec2Model
+
+    return load_transformers_model(Wav2Vec2Model, path, "wav2vec2", "with `huggingface-cli download`")
 
 
 def _checkpoint_normalizes(path: str | Path) -> bool:

@@ -173,7 +173,8 @@ class EmotionSpace(nn.Module):
                     f"the reference motion is for the '{motion.rig}' rig, but this emotion space reads "
                     f"'{self.rig}' motion; give a motion made for '{self.rig}'"
                 )
-            motion = motion.for_rig().params
+            # The encoder reads motion at the frame rate it was trained at.
+            motion = motion.resample(self.motion_encoder.config.fps).for_rig().params
         params = np.asarray(motion, np.float32)
         if params.ndim != 2 or params.shape[1] != len(self.param_names):
             raise EmoAnimError(f"a reference motion must be [frames, {len(self.param_names)}], got {list(params.shape)}")

@@ -68,7 +68,6 @@ def prepare(corpus_dir: str | Path, split: str, content_dir: str | Path, space_d
     corpus = Corpus(corpus_dir)
     infos = corpus.clips(split)[:limit]
     cache = Path(corpus_dir) / "derived" / f"gen-{split}-{len(infos)}-{_digest(content_dir)}-{_digest(space_dir)}.npz"
-    space = EmotionSpace.from_pretrained(space_dir)
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
             lengths = z["lengths"]
@@ -79,6 +78,7 @@ def prepare(corpus_dir: str | Path, split: str, content_dir: str | Path, space_d
                                  list(corpus.meta.names), corpus.meta.rig, corpus.meta.fps)
     t0 = time.time()
     encoder = load_content_encoder(content_dir)
+    space = EmotionSpace.from_pretrained(space_dir)
     params, content, label, emotion, styles = [], [], [], [], []
     batch = 32
     for b in range(0, len(infos), batch):
