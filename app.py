@@ -28,7 +28,7 @@ from typing import Callable
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network needed (or wanted) at run time
 import gradio as gr  # noqa: E402
 
-from emoanim.data.emotions import EMOTIONS  # noqa: E402
+from emoanim.vocabulary import EMOTIONS  # noqa: E402
 from emoanim.errors import EmoAnimError  # noqa: E402
 from emoanim.pipeline import Animator, AnimatorConfig, EmotionSource  # noqa: E402
 from emoanim.rigs.arkit import AVATARS, DEFAULT_AVATAR  # noqa: E402

@@ -5,7 +5,7 @@
 writes, into ``--out``:
 
 - ``app_screenshot.png``: the Gradio app (``app.py``), served in this process and driven by
-  Debian's headless ``chromium`` through Playwright (``emoanim.browser``, as the real-browser tests
+  Debian's headless ``chromium`` through Playwright (``tools.browser``, as the real-browser tests
   do): it uploads ``assets/happy.ogg``, picks *happy* at intensity 3, clicks Generate (a 256 px
   video, ``--screenshot-size``), waits for the video, parks it on a frame and takes a full-page
   screenshot 1280 px wide;
@@ -172,7 +172,7 @@ def make_screenshot(animator, out: Path, speech: Path, emotion: str = "happy", s
     from playwright.sync_api import sync_playwright
 
     import app
-    from emoanim.browser import launch_chromium, serve, upload_speech, wait_for_video
+    from tools.browser import launch_chromium, serve, upload_speech, wait_for_video
 
     demo = app.build_demo(animator, size=size)
     with serve(demo, allowed_paths=[ROOT / "assets"]) as url, sync_playwright() as p:

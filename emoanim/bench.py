@@ -42,7 +42,7 @@ def talking_motion(rig, seconds: float, fps: float = 25.0, seed: int = 0) -> np.
 
 def bench_render(seconds: float = 20.0, size: int = 512, avatar: str | None = None) -> dict[str, float]:
     """Render + encode a ``seconds`` clip with audio at ``size``^2; report frames/s and memory."""
-    from emoanim.render.animate import render_frames, render_video
+    from emoanim.render.clip import render_frames, render_video
     from emoanim.render.renderer import FaceRenderer, RenderConfig
     from emoanim.rigs import load_rig
 

@@ -38,7 +38,7 @@ def _rig(args: argparse.Namespace):
 def cmd_render(args: argparse.Namespace) -> None:
     from emoanim.audio import load_audio
     from emoanim.motion import load_motion
-    from emoanim.render.animate import MUX_SAMPLE_RATE, render_video
+    from emoanim.render.clip import MUX_SAMPLE_RATE, render_video
 
     motion = load_motion(args.motion, expect_rig=args.rig, num_expressions=args.num_expressions)
     config = _render_config(args)  # checked before the slow parts
@@ -169,34 +169,34 @@ def cmd_data_stats(args: argparse.Namespace) -> None:
 
 
 def cmd_train_binding(args: argparse.Namespace) -> None:
-    from emoanim.binding.train import BindingTrainConfig, train_binding
+    from emoanim.train.binding import BindingTrainConfig, train_binding
 
     train_binding(BindingTrainConfig(corpus=args.corpus, out=args.out, seed=args.seed, motion_epochs=args.motion_epochs,
                                      audio_epochs=args.audio_epochs, bind_epochs=args.bind_epochs))
 
 
 def cmd_train_text_adapter(args: argparse.Namespace) -> None:
-    from emoanim.binding.train import TextAdapterTrainConfig, train_text_adapter
+    from emoanim.train.binding import TextAdapterTrainConfig, train_text_adapter
 
     train_text_adapter(TextAdapterTrainConfig(space=args.space, corpus=args.corpus, out=args.out, seed=args.seed,
                                               epochs=args.epochs, feature_dropout=args.feature_dropout))
 
 
 def cmd_train_content(args: argparse.Namespace) -> None:
-    from emoanim.audio.train_content import ContentTrainConfig, train_content
+    from emoanim.train.content import ContentTrainConfig, train_content
 
     train_content(ContentTrainConfig(corpus=str(args.corpus), out=str(args.out), seed=args.seed, steps=args.steps))
 
 
 def cmd_train_sync(args: argparse.Namespace) -> None:
-    from emoanim.diffusion.train import SyncTrainConfig, train_sync
+    from emoanim.train.generator import SyncTrainConfig, train_sync
 
     train_sync(SyncTrainConfig(corpus=str(args.corpus), out=str(args.out), content=str(args.content),
                                space=str(args.space), seed=args.seed, steps=args.steps, threads=args.threads))
 
 
 def cmd_train_generator(args: argparse.Namespace) -> None:
-    from emoanim.diffusion.train import GeneratorTrainConfig, train_generator
+    from emoanim.train.generator import GeneratorTrainConfig, train_generator
 
     train_generator(GeneratorTrainConfig(corpus=str(args.corpus), out=str(args.out), kind=args.kind,
                                          content=str(args.content), space=str(args.space), sync=str(args.sync),

@@ -1,10 +1,15 @@
 """Saving and loading models the diffusers way: a folder with a JSON config next to fp16 safetensors.
 
-Weights are stored in fp16 (compact checkpoints) and loaded back in fp32; configs are plain data.
+    folder/config.json        the architecture only (a config dataclass as plain data)
+    folder/model.safetensors  the weights, fp16 (compact checkpoints), loaded back in fp32
+    folder/training.json      how the model was trained and what it scored (optional; never read to build it)
+
+Every model uses ``Pretrained`` for ``save_pretrained`` / ``from_pretrained``; writes are atomic.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,14 +18,17 @@ from torch import nn
 
 from emoanim.errors import EmoAnimError
 from emoanim.fileio import atomic_write
+from emoanim.nn import config_from_dict
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+TRAINING_FILE = "training.json"
 
 
 def save_model(folder: str | Path, model: nn.Module, config: dict, *, config_file: str = CONFIG_FILE,
-               weights_file: str = WEIGHTS_FILE) -> Path:
-    """Write ``config`` (JSON) and the model's state dict (fp16 safetensors) into ``folder``."""
+               weights_file: str = WEIGHTS_FILE, training: dict | None = None) -> Path:
+    """Write ``config`` (JSON), the model's state dict (fp16 safetensors) and, when given, the
+    ``training`` record (JSON) into ``folder``."""
     from safetensors.torch import save
 
     folder = Path(folder)
@@ -30,7 +38,26 @@ def save_model(folder: str | Path, model: nn.Module, config: dict, *, config_fil
     atomic_write(folder / weights_file, lambda f: f.write(blob), binary=True)
     text = json.dumps(config, indent=1)
     atomic_write(folder / config_file, lambda f: f.write(text), binary=False)
+    if training is not None:
+        write_training(folder, training)
     return folder
+
+
+def write_training(folder: str | Path, training: dict) -> Path:
+    """``folder/training.json``: the command, data, seed and metrics of a training run."""
+    text = json.dumps(training, indent=1, default=str)
+    return atomic_write(Path(folder) / TRAINING_FILE, lambda f: f.write(text), binary=False)
+
+
+def read_training(folder: str | Path) -> dict:
+    """The training record of a checkpoint folder ({} when it has none)."""
+    path = Path(folder).expanduser() / TRAINING_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, OSError) as exc:
+        raise EmoAnimError(f"the training record {path} is damaged ({exc})") from None
 
 
 def read_model(folder: str | Path, what: str, *, config_file: str = CONFIG_FILE,
@@ -55,6 +82,34 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor], folder: str | P
     except RuntimeError as exc:
         raise EmoAnimError(f"the {what} weights in {folder} do not match its config ({exc})") from None
     return model.eval()
+
+
+class Pretrained:
+    """``save_pretrained`` / ``from_pretrained`` for a model built from one config dataclass.
+
+    A model class sets ``config_class`` (its config dataclass) and ``what`` (its name in messages),
+    keeps its config in ``self.config`` and takes it as the only argument of ``__init__``.
+    """
+
+    config_class: type
+    what: str = "model"
+    config_file: str = CONFIG_FILE
+    weights_file: str = WEIGHTS_FILE
+
+    def save_pretrained(self, folder: str | Path, training: dict | None = None) -> Path:
+        return save_model(folder, self, dataclasses.asdict(self.config), config_file=self.config_file,
+                          weights_file=self.weights_file, training=training)
+
+    @classmethod
+    def from_config(cls, config):
+        """A fresh model from a config dataclass or its dict form."""
+        return cls(config_from_dict(cls.config_class, config, cls.what))
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, device: str = "cpu"):
+        config, state = read_model(folder, cls.what, config_file=cls.config_file, weights_file=cls.weights_file)
+        model = cls.from_config(config)
+        return load_state(model, state, folder, cls.what).to(device)
 
 
 def load_transformers_model(model_class: type, folder: str | Path, what: str, example: str) -> nn.Module:

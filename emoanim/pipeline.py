@@ -411,7 +411,7 @@ class Animator:
 
     def _render(self, motion, audio, out_mp4, avatar, size, stages: _Stages) -> Path:
         from emoanim.audio.io import load_audio
-        from emoanim.render.animate import MUX_SAMPLE_RATE, render_video
+        from emoanim.render.clip import MUX_SAMPLE_RATE, render_video
         from emoanim.render.renderer import RenderConfig
 
         size = check_size(self.config.size if size is None else size)

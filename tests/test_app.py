@@ -17,9 +17,9 @@ gr = pytest.importorskip("gradio")
 from gradio_client import Client, handle_file  # noqa: E402
 
 from emoanim.audio import save_wav  # noqa: E402
-from emoanim.browser import (  # noqa: E402
+from tools.browser import (  # noqa: E402
     find_chromium, launch_chromium, serve, set_steps, upload_speech, wait_for_video)
-from emoanim.render.probe import probe_media  # noqa: E402
+from tools.probe import probe_media  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"

@@ -15,7 +15,8 @@ import torch
 from emoanim.binding.adapter import info_nce, masked_max_pool, with_mean_token
 from emoanim.binding.audio_encoder import AudioEncoderConfig
 from emoanim.binding.motion_encoder import MotionEncoderConfig
-from emoanim.binding.space import EmotionSpace, EmotionSpaceConfig, class_label, label_class
+from emoanim.binding.space import EmotionSpace, EmotionSpaceConfig
+from emoanim.vocabulary import class_label, label_class
 from emoanim.errors import EmoAnimError
 from emoanim.motion import Motion
 from emoanim.rigs import rig_param_names
@@ -133,7 +134,7 @@ def test_labels_and_losses():
 
 def test_text_adapter_retraining_changes_only_the_text_adapter(tiny_space):
     """``train text-adapter``: a fresh, dev-selected text adapter; every other weight stays bit for bit."""
-    from emoanim.binding.train import ClipSet, TextAdapterTrainConfig, fit_text_adapter
+    from emoanim.train.binding import ClipSet, TextAdapterTrainConfig, fit_text_adapter
 
     space = make_tiny_space(tiny_space.text_encoder)
     space.config.text_sentence_token = True

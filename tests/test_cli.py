@@ -11,7 +11,7 @@ import pytest
 from emoanim.audio import save_wav
 from emoanim.cli import main
 from emoanim.motion import Motion
-from emoanim.render.probe import probe_media
+from tools.probe import probe_media
 from emoanim.rigs import rig_param_names
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from emoanim.audio.content import (
     phone_targets,
 )
 from emoanim.data import tts
-from emoanim.data.phones import PHONES, PhoneSegment
+from emoanim.vocabulary import PHONES, PhoneSegment
 from emoanim.data.synth import split_voices
 from emoanim.errors import EmoAnimError
 

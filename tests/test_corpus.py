@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emoanim.data.corpus import ClipInfo, Corpus, CorpusMeta, CorpusWriter, clip_path
-from emoanim.data.phones import PhoneSegment
+from emoanim.vocabulary import PhoneSegment
 from emoanim.errors import EmoAnimError
 
 

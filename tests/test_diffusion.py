@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from emoanim.binding.space import EmotionSpace, label_class
+from emoanim.binding.space import EmotionSpace
+from emoanim.vocabulary import label_class
 from emoanim.diffusion.denoiser import Denoiser, DenoiserConfig, alignment_mask
 from emoanim.diffusion.generator import GeneratorConfig, MotionGenerator, window_starts
 from emoanim.diffusion.scheduler import DiffusionScheduler
 from emoanim.diffusion.sync_expert import LipSyncExpert, SyncExpertConfig, mouth_param_names
-from emoanim.diffusion.train import GeneratorData, GeneratorTrainConfig, fit_generator, param_stats
+from emoanim.train.generator import GeneratorData, GeneratorTrainConfig, fit_generator, param_stats
 from emoanim.errors import EmoAnimError
 from emoanim.rigs.arkit import ARKIT_PARAMS
 

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from emoanim.binding.space import EmotionSpace, label_class
-from emoanim.data.emotions import EMOTIONS
+from emoanim.binding.space import EmotionSpace
+from emoanim.vocabulary import label_class
+from emoanim.vocabulary import EMOTIONS
 from emoanim.diffusion.denoiser import DenoiserConfig
 from emoanim.diffusion.generator import GeneratorConfig, MotionGenerator
 from emoanim.diffusion.scheduler import SchedulerConfig
 from emoanim.diffusion.sync_expert import LipSyncExpert, SyncExpertConfig, mouth_param_names
-from emoanim.diffusion.train import GeneratorData
+from emoanim.train.generator import GeneratorData
 from emoanim.eval.corpus import blink_rate
 from emoanim.eval.generator import (
     EvalClips,

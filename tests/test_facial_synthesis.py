@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from emoanim.data.facial import prosody_features, synthesize_motion
-from emoanim.data.phones import VOWELS, PhoneSegment
+from emoanim.vocabulary import VOWELS, PhoneSegment
 from emoanim.rigs.arkit import ARKIT_ACTIONS, ARKIT_PARAMS
 
 SR = 16000

@@ -12,7 +12,7 @@ import torch
 from emoanim.audio.content import load_content_encoder
 from emoanim.binding.space import EmotionSpace
 from emoanim.data import tts
-from emoanim.data.emotions import EMOTIONS
+from emoanim.vocabulary import EMOTIONS
 from emoanim.data.synth import split_voices
 from emoanim.diffusion import MotionGenerator
 from emoanim.timing import frames_for_duration

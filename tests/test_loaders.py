@@ -21,7 +21,7 @@ from emoanim.data.loaders import (
     parse_ravdess_name,
 )
 from emoanim.data.loaders.common import ClipError
-from emoanim.data.phones import PhoneSegment
+from emoanim.vocabulary import PhoneSegment
 from emoanim.errors import EmoAnimError
 from emoanim.motion import Motion, export_csv
 from emoanim.rigs.arkit import ARKIT_ACTIONS, ARKIT_PARAMS

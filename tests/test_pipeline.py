@@ -12,7 +12,7 @@ import pytest
 
 from emoanim.audio import save_wav
 from emoanim.errors import EmoAnimError
-from emoanim.render.probe import probe_media
+from tools.probe import probe_media
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"

@@ -5,8 +5,8 @@ import pytest
 
 from emoanim.audio import load_audio, save_wav
 from emoanim.errors import EmoAnimError
-from emoanim.render.animate import MUX_SAMPLE_RATE, fit_to_frames, render_video
-from emoanim.render.probe import probe_media, read_frames
+from emoanim.render.clip import MUX_SAMPLE_RATE, fit_to_frames, render_video
+from tools.probe import probe_media, read_frames
 from emoanim.render.renderer import FaceRenderer, RenderConfig, parse_color
 
 SIZE = 128

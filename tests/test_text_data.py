@@ -12,8 +12,8 @@ import pytest
 
 from emoanim.data import descriptions as D
 from emoanim.data import sentences as S
-from emoanim.data.emotions import EMOTIONS, INTENSITIES
-from emoanim.data.phones import ARPABET
+from emoanim.vocabulary import EMOTIONS, INTENSITIES
+from emoanim.vocabulary import ARPABET
 from emoanim.errors import EmoAnimError
 
 N_SENTENCES = 20_000

@@ -10,7 +10,7 @@ import pytest
 
 from emoanim.data import tts
 from emoanim.data.augment import augment
-from emoanim.data.phones import PHONES, SILENCE
+from emoanim.vocabulary import PHONES, SILENCE
 from emoanim.errors import EmoAnimError
 
 TEXT = "My pet bee is happy."
@@ -263,7 +263,7 @@ def test_align_handles_oov_and_empty_text():
 
 
 def test_timing_error_of_identical_segments_is_zero():
-    from emoanim.data.phones import PhoneSegment
+    from emoanim.vocabulary import PhoneSegment
     from emoanim.data.timing_check import timing_error
 
     ref = [PhoneSegment("sil", 0, 0.2), PhoneSegment("m", 0.2, 0.3), PhoneSegment("ay", 0.3, 0.5),

@@ -13,7 +13,7 @@ from emoanim.errors import EmoAnimError
 from emoanim.render.video import VideoWriter, frames_for_duration
 
 av = pytest.importorskip("av")  # probe_media/read_frames need PyAV
-from emoanim.render.probe import probe_media, read_frames  # noqa: E402
+from tools.probe import probe_media, read_frames  # noqa: E402
 
 FPS = 25
 SR = 16000

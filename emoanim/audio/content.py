@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from emoanim.audio.features import AudioFeatureConfig, audio_features, augment_mel, check_wave
-from emoanim.data.phones import PHONES
+from emoanim.vocabulary import PHONES
 from emoanim.errors import EmoAnimError
 from emoanim.persistence import load_state, load_transformers_model, read_model, save_model
 

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from emoanim.audio.features import AudioFeatureConfig, audio_features, augment_mel, check_wave, feature_scale
-from emoanim.binding.motion_encoder import sinusoids
+from emoanim.nn import sinusoids
 from emoanim.errors import EmoAnimError
 from emoanim.persistence import load_state, load_transformers_model, read_model, save_model
 

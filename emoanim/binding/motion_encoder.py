@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from emoanim.errors import EmoAnimError
+from emoanim.nn import sinusoids
 from emoanim.rigs.arkit import HEAD_PARAMS
 
 STD_FLOOR = 0.03  # a curve that barely moves in training must not explode when generated motion moves it
@@ -196,16 +197,6 @@ class MotionEncoder(nn.Module):
         finally:
             self.train(was_training)
         return emotion.softmax(-1), intensity.softmax(-1)
-
-
-def sinusoids(length: int, dim: int) -> torch.Tensor:
-    """[length, dim] fixed sine/cosine positions (Vaswani et al. 2017)."""
-    position = torch.arange(length, dtype=torch.float32)[:, None]
-    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
-    table = torch.zeros(length, dim)
-    table[:, 0::2] = torch.sin(position * frequency)
-    table[:, 1::2] = torch.cos(position * frequency)
-    return table
 
 
 # ---- training-time augmentation of one clip (numpy, for the data pipeline) -----------------

@@ -17,27 +17,11 @@ import torch
 from torch import nn
 
 from emoanim.binding.adapter import Adapter, embed_sequence, with_mean_token
-from emoanim.data.emotions import EMOTIONS, INTENSITIES, canonical_emotion, check_intensity
+from emoanim.vocabulary import EMOTIONS, INTENSITIES, NUM_CLASSES, VALID_CLASSES, class_label, label_class
 from emoanim.errors import EmoAnimError
 
-NUM_CLASSES = len(EMOTIONS) * len(INTENSITIES)
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
-
-
-def label_class(emotion: str, intensity: int) -> int:
-    """(emotion, intensity 1-3) -> class index; neutral has one level (as in MEAD)."""
-    emotion = canonical_emotion(emotion)
-    intensity = 1 if emotion == "neutral" else check_intensity(intensity)
-    return EMOTIONS.index(emotion) * len(INTENSITIES) + intensity - 1
-
-
-def class_label(index: int) -> tuple[str, int]:
-    return EMOTIONS[index // len(INTENSITIES)], index % len(INTENSITIES) + 1
-
-
-# Classes that exist: neutral only at level 1.
-VALID_CLASSES = [label_class(e, i) for e in EMOTIONS for i in INTENSITIES if e != "neutral" or i == 1]
 
 
 @dataclass

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-from emoanim.data.phones import SILENCE, VOWELS, PhoneSegment, normalize_phone
+from emoanim.vocabulary import SILENCE, VOWELS, PhoneSegment, normalize_phone
 from emoanim.errors import EmoAnimError
 
 __all__ = ["align_phones", "alignment_words", "AlignmentResult", "align"]

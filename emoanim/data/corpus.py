@@ -25,8 +25,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from emoanim.data.emotions import canonical_emotion, check_intensity
-from emoanim.data.phones import PhoneSegment
+from emoanim.vocabulary import canonical_emotion, check_intensity
+from emoanim.vocabulary import PhoneSegment
 from emoanim.errors import EmoAnimError
 from emoanim.fileio import atomic_write
 

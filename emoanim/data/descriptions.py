@@ -27,7 +27,7 @@ from functools import cache
 
 import numpy as np
 
-from emoanim.data.emotions import EMOTIONS, INTENSITIES, canonical_emotion, check_intensity
+from emoanim.vocabulary import EMOTIONS, INTENSITIES, canonical_emotion, check_intensity
 from emoanim.data.sentences import article
 from emoanim.errors import EmoAnimError
 

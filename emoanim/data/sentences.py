@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from emoanim.data.phones import ARPABET
+from emoanim.vocabulary import ARPABET
 
 
 def _w(text: str) -> tuple[str, ...]:

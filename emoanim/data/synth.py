@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from emoanim.data.corpus import SPLITS, ClipInfo, CorpusMeta, CorpusWriter
-from emoanim.data.emotions import EMOTIONS
+from emoanim.vocabulary import EMOTIONS
 from emoanim.errors import EmoAnimError
 
 SAMPLE_RATE = 16000

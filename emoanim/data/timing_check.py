@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from emoanim.data.phones import SILENCE, PhoneSegment
+from emoanim.vocabulary import SILENCE, PhoneSegment
 
 __all__ = ["SENTENCES", "match_segments", "timing_error", "main"]
 
@@ -52,7 +52,7 @@ def match_segments(reference: list[PhoneSegment], estimate: list[PhoneSegment]) 
     Equal labels cost 0, substitutions 1 (0.5 between two vowels or two consonants, so that
     accent differences still pair up), insertions/deletions 1.
     """
-    from emoanim.data.phones import VOWELS
+    from emoanim.vocabulary import VOWELS
 
     a = [p.phone for p in reference]
     b = [p.phone for p in estimate]
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from emoanim.data.align import align
-    from emoanim.data.emotions import EMOTIONS
+    from emoanim.vocabulary import EMOTIONS
     from emoanim.data.tts import emotion_prosody, list_voices, synthesize
 
     voices = list_voices("espeak")

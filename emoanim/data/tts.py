@@ -42,8 +42,8 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from emoanim.data.emotions import canonical_emotion, check_intensity
-from emoanim.data.phones import ARPABET, SILENCE, PhoneSegment
+from emoanim.vocabulary import canonical_emotion, check_intensity
+from emoanim.vocabulary import ARPABET, SILENCE, PhoneSegment
 from emoanim.errors import EmoAnimError
 
 __all__ = [

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from emoanim.binding.motion_encoder import sinusoids
+from emoanim.nn import sinusoids
 from emoanim.errors import EmoAnimError
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emoanim.binding.space import VALID_CLASSES, EmotionSpace, class_label, label_class
-from emoanim.binding.train import (
+from emoanim.binding.space import EmotionSpace
+from emoanim.vocabulary import VALID_CLASSES, class_label, label_class
+from emoanim.train.binding import (
     _embed,
     audio_batch,
     evaluate_classifier,
@@ -25,7 +26,7 @@ from emoanim.binding.train import (
     pad,
 )
 from emoanim.data.corpus import Corpus
-from emoanim.data.emotions import EMOTIONS
+from emoanim.vocabulary import EMOTIONS
 from emoanim.fileio import atomic_write
 
 MODALITIES = ("motion", "audio", "text", "label")

@@ -32,10 +32,10 @@ import torch
 
 from emoanim.binding.motion_encoder import is_head_rotation
 from emoanim.binding.space import EmotionSpace
-from emoanim.data.emotions import EMOTIONS
+from emoanim.vocabulary import EMOTIONS
 from emoanim.diffusion.generator import MotionGenerator
 from emoanim.diffusion.sync_expert import LipSyncExpert
-from emoanim.diffusion.train import GeneratorData
+from emoanim.train.generator import GeneratorData
 from emoanim.errors import EmoAnimError
 from emoanim.eval.corpus import blink_rate
 from emoanim.fileio import atomic_write
@@ -453,9 +453,9 @@ def check_targets(results: dict, diffusion: str) -> dict:
 
 def load_eval_clips(corpus_dir: str | Path, split: str, content_dir: str | Path, space_dir: str | Path,
                     log: Callable[[str], None] = print) -> EvalClips:
-    from emoanim.binding.space import class_label
+    from emoanim.vocabulary import class_label
     from emoanim.data.corpus import Corpus
-    from emoanim.diffusion.train import prepare
+    from emoanim.train.generator import prepare
 
     corpus = Corpus(corpus_dir)
     infos = corpus.clips(split)

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from emoanim.fileio import atomic_write
-from emoanim.render.animate import render_video
+from emoanim.render.clip import render_video
 from emoanim.render.renderer import FaceRenderer, RenderConfig
 from emoanim.rigs.base import FaceRig
 

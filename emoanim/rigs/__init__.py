@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from emoanim.errors import EmoAnimError
-from emoanim.rigs.base import FaceRig
+from emoanim.rigs.base import PARAM_GROUPS, FaceRig
 
 RIG_NAMES = ("arkit", "flame")
 DEFAULT_RIG = "arkit"
@@ -30,6 +30,18 @@ def rig_param_names(name: str, num_expressions: int = 50) -> tuple[str, ...]:
     from emoanim.rigs.flame import flame_param_names
 
     return flame_param_names(num_expressions)
+
+
+def rig_param_groups(name: str, num_expressions: int = 50) -> dict[str, tuple[str, ...]]:
+    """A rig's parameter groups (``FaceRig.param_groups``), without loading any model file."""
+    _check_rig_name(name)
+    if name == "arkit":
+        from emoanim.rigs.arkit import ARKIT_GROUPS
+
+        return dict(ARKIT_GROUPS)
+    from emoanim.rigs.flame import flame_param_groups
+
+    return flame_param_groups(num_expressions)
 
 
 def load_rig(
@@ -56,4 +68,4 @@ def load_rig(
     return FlameRig(flame_model, num_expressions=num_expressions)
 
 
-__all__ = ["FaceRig", "RIG_NAMES", "DEFAULT_RIG", "load_rig", "rig_param_names"]
+__all__ = ["FaceRig", "PARAM_GROUPS", "rig_param_groups", "RIG_NAMES", "DEFAULT_RIG", "load_rig", "rig_param_names"]

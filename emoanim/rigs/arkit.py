@@ -20,6 +20,21 @@ ARKIT_ACTIONS: tuple[str, ...] = (
 HEAD_PARAMS: tuple[str, ...] = ("headYaw", "headPitch", "headRoll")  # radians
 ARKIT_PARAMS: tuple[str, ...] = ARKIT_ACTIONS + HEAD_PARAMS
 
+
+def _named(*prefixes: str) -> tuple[str, ...]:
+    return tuple(n for n in ARKIT_ACTIONS if n.startswith(prefixes))
+
+
+# The parameter groups later code reads (lip-sync expert, emotion judge, plots), by meaning.
+ARKIT_GROUPS: dict[str, tuple[str, ...]] = {
+    "mouth": _named("jaw", "mouth", "cheekPuff"),  # what moves the lips
+    "eyes": _named("eyeBlink", "eyeLook", "eyeSquint", "eyeWide"),
+    "blink": ("eyeBlinkLeft", "eyeBlinkRight"),
+    "gaze": _named("eyeLook"),
+    "brows": _named("brow"),
+    "head": HEAD_PARAMS,  # head rotation (radians), not facial expression
+}
+
 import os
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -228,6 +243,7 @@ class ArkitRig(FaceRig):
 
     name = "arkit"
     param_names = ARKIT_PARAMS
+    param_groups = ARKIT_GROUPS
 
     def __init__(self, avatar: str | None = None) -> None:
         avatar = avatar or DEFAULT_AVATAR

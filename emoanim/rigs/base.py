@@ -17,6 +17,10 @@ import numpy as np
 
 from emoanim.errors import EmoAnimError
 
+# Parameter groups every rig names (possibly empty): what moves the lips, the eyes (blinks, gaze), the
+# brows and the head. Models and plots find channels through these, never through name prefixes.
+PARAM_GROUPS = ("mouth", "eyes", "blink", "gaze", "brows", "head")
+
 # Vertex groups every rig must provide (index arrays into the vertex list).
 REQUIRED_GROUPS = (
     "upper_lip",  # inner upper-lip midline, left to right
@@ -37,6 +41,7 @@ class FaceRig(ABC):
     faces: np.ndarray  # [F, 3] int32 triangles
     vertex_colors: np.ndarray  # [V, 3] float32 in [0, 1] (skin, eyes, mouth interior)
     vertex_groups: dict[str, np.ndarray]  # name -> int64 vertex indices
+    param_groups: dict[str, tuple[str, ...]]  # PARAM_GROUPS name -> parameter names (mouth, eyes, brows, head, ...)
 
     @property
     def num_params(self) -> int:
@@ -58,6 +63,16 @@ class FaceRig(ABC):
                 f"rig '{self.name}' has no parameter '{name}'; "
                 f"it has: {', '.join(self.param_names)}"
             ) from None
+
+    def group_params(self, group: str) -> tuple[str, ...]:
+        """The parameter names of one of ``PARAM_GROUPS``."""
+        if group not in PARAM_GROUPS:
+            raise EmoAnimError(f"unknown parameter group '{group}'; choose one of: {', '.join(PARAM_GROUPS)}")
+        return tuple(self.param_groups.get(group, ()))
+
+    def group_indices(self, group: str) -> np.ndarray:
+        """Indices into ``param_names`` of one of ``PARAM_GROUPS``."""
+        return np.array([self.param_names.index(n) for n in self.group_params(group)], dtype=np.int64)
 
     def params_from_dict(self, values: dict[str, float], frames: int = 1) -> np.ndarray:
         """[frames, D] neutral parameters with the named entries set."""

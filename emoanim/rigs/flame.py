@@ -68,6 +68,20 @@ def flame_param_names(num_expressions: int = 50) -> tuple[str, ...]:
     return expressions + poses
 
 
+def flame_param_groups(num_expressions: int = 50) -> dict[str, tuple[str, ...]]:
+    """FLAME's parameter groups by meaning (see ``ARKIT_GROUPS``): expressions and jaw move the lips."""
+    names = flame_param_names(num_expressions)
+    pose = lambda *groups: tuple(n for n in names if n.split("_r")[0] in groups)  # noqa: E731
+    return {
+        "mouth": tuple(n for n in names if n.startswith("exp")) + pose("jaw"),
+        "eyes": pose("leye", "reye"),
+        "blink": (),  # FLAME closes eyelids through expressions, not one parameter
+        "gaze": pose("leye", "reye"),
+        "brows": (),
+        "head": pose("neck", "global"),
+    }
+
+
 class FlameRig(FaceRig):
     """FLAME head posed by expressions and jaw/neck/global/eye rotations (identity fixed).
 
@@ -81,6 +95,7 @@ class FlameRig(FaceRig):
 
     def __init__(self, model_path: str | Path, num_expressions: int = 50) -> None:
         self.param_names = flame_param_names(num_expressions)
+        self.param_groups = flame_param_groups(num_expressions)
         self.num_expressions = num_expressions
         self.model_path = Path(model_path)
         model = _read_model(load_model_file(model_path), self.model_path, num_expressions)

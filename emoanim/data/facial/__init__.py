@@ -4,7 +4,7 @@
 video frame) is shared with other data code.
 """
 
-from emoanim.data.facial.motion import synthesize_motion
+from emoanim.data.facial.synthesis import synthesize_motion
 from emoanim.data.facial.prosody import prosody_features
 
 __all__ = ["prosody_features", "synthesize_motion"]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emoanim.data.facial.expression import ArticulationModifiers
-from emoanim.data.phones import SILENCE, PhoneSegment
+from emoanim.vocabulary import SILENCE, PhoneSegment
 from emoanim.rigs.arkit import ARKIT_ACTIONS
 
 CHANNELS = ("jaw", "close", "pucker", "funnel", "spread", "tuck", "upper", "lower", "tongue")

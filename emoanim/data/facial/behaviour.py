@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoanim.data.emotions import EMOTIONS
+from emoanim.vocabulary import EMOTIONS
 from emoanim.data.facial.expression import EmotionProfile, bump, gaussian_smooth, lowpass_noise, smoothstep
 from emoanim.rigs.arkit import ARKIT_ACTIONS, ARKIT_PARAMS, GAZE_PITCH, GAZE_YAW
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from emoanim.data.emotions import EMOTIONS
+from emoanim.vocabulary import EMOTIONS
 from emoanim.rigs.arkit import ARKIT_ACTIONS
 
 # --- data tables ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from emoanim.data.phones import VOWELS, PhoneSegment
+from emoanim.vocabulary import VOWELS, PhoneSegment
 from emoanim.timing import frames_for_duration
 
 F0_RATE = 100.0  # Hz, analysis frame rate of the pitch tracker

@@ -22,7 +22,7 @@ import numpy as np
 
 from emoanim.audio import load_audio
 from emoanim.data.corpus import SPLITS, ClipInfo, Corpus, CorpusMeta, CorpusWriter, read_meta
-from emoanim.data.phones import PHONES, PhoneSegment
+from emoanim.vocabulary import PHONES, PhoneSegment
 from emoanim.errors import EmoAnimError
 from emoanim.motion import Motion
 

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from emoanim.data.corpus import CorpusMeta
-from emoanim.data.emotions import canonical_emotion
+from emoanim.vocabulary import canonical_emotion
 from emoanim.data.loaders.common import (
     AUDIO_EXTS,
     DEFAULT_TOLERANCE_S,

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from emoanim.audio.content import CONTENT_RATE, SAMPLE_RATE, ContentEncoder, ContentEncoderConfig, phone_targets
 from emoanim.data.corpus import Corpus
-from emoanim.data.phones import PhoneSegment
+from emoanim.vocabulary import PhoneSegment
 
 HOP = int(SAMPLE_RATE / CONTENT_RATE)  # 320 samples per content frame
 

@@ -26,9 +26,10 @@ import torch
 import torch.nn.functional as F
 
 from emoanim.binding.adapter import embed_sequence, info_nce
-from emoanim.binding.space import EmotionSpace, EmotionSpaceConfig, label_class
+from emoanim.binding.space import EmotionSpace, EmotionSpaceConfig
+from emoanim.vocabulary import label_class
 from emoanim.data.corpus import Corpus
-from emoanim.data.emotions import EMOTIONS
+from emoanim.vocabulary import EMOTIONS
 
 SAMPLE_RATE = 16000
 
@@ -252,7 +253,7 @@ def _description_pools(labels: np.ndarray, split: str) -> dict[int, tuple[str, .
 
 
 def _class_pair(label: int) -> tuple[str, int]:
-    from emoanim.binding.space import class_label
+    from emoanim.vocabulary import class_label
 
     return class_label(int(label))
 
@@ -284,7 +285,7 @@ def binding_accuracy(space: EmotionSpace, features: dict, data: ClipSet) -> dict
 @torch.no_grad()
 def nearest_emotion(space: EmotionSpace, z: torch.Tensor) -> np.ndarray:
     """Embeddings [N, E] -> the emotion index of each one's nearest (emotion, intensity) prototype."""
-    from emoanim.binding.space import VALID_CLASSES, class_label
+    from emoanim.vocabulary import VALID_CLASSES, class_label
 
     emotions = np.array([EMOTIONS.index(class_label(c)[0]) for c in VALID_CLASSES])
     return emotions[(z @ space.prototypes()[VALID_CLASSES].T).argmax(1).numpy()]
@@ -344,7 +345,7 @@ class TextAdapterTrainConfig:
 def dev_descriptions(per_class: int, seed: int) -> tuple[list[str], np.ndarray]:
     """A seeded sample of the 'dev' description pool (never the test split's 'heldout' pool) and
     the emotion index of each phrasing."""
-    from emoanim.binding.space import VALID_CLASSES
+    from emoanim.vocabulary import VALID_CLASSES
 
     rng = np.random.default_rng(seed)
     texts, emotions = [], []

@@ -24,7 +24,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from emoanim.binding.space import EmotionSpace, label_class
+from emoanim.binding.space import EmotionSpace
+from emoanim.vocabulary import label_class
 from emoanim.data.corpus import Corpus
 from emoanim.diffusion.denoiser import DenoiserConfig, align_content
 from emoanim.diffusion.generator import GeneratorConfig, MotionGenerator

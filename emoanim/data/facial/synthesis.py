@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from emoanim.data.emotions import canonical_emotion, check_intensity
+from emoanim.vocabulary import canonical_emotion, check_intensity
 from emoanim.data.facial.articulation import apply_lip_closure, articulate, fill_silence
 from emoanim.data.facial.behaviour import HEAD_LIMIT, behaviour
 from emoanim.data.facial.expression import envelope, expression_track, sample_profile
 from emoanim.data.facial.prosody import _as_mono, pitch_accents, prosody_features, stressed_syllables
-from emoanim.data.phones import PHONES, PhoneSegment, normalize_phone
+from emoanim.vocabulary import PHONES, PhoneSegment, normalize_phone
 from emoanim.errors import EmoAnimError
 from emoanim.rigs.arkit import ARKIT_ACTIONS, ARKIT_PARAMS
 from emoanim.timing import frames_for_duration

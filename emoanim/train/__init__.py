@@ -1,0 +1,1 @@
+"""Training: each model of EmoAnim from a corpus (``python -m emoanim train ...``)."""

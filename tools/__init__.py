@@ -1,0 +1,1 @@
+"""Helpers for tests, benchmarks and README media: not part of the installed package."""
