@@ -76,6 +76,41 @@ def read_model(folder: str | Path, what: str, *, config_file: str = CONFIG_FILE,
     return config, {k: v.float() for k, v in state.items()}
 
 
+def upgrade_checkpoint(folder: str | Path, renames: dict[str, str] | None = None,
+                       config_file: str = CONFIG_FILE, weights_file: str = WEIGHTS_FILE) -> bool:
+    """Bring a checkpoint folder written by EmoAnim 0.1 to today's layout, once; True if it changed.
+
+    - training results kept in ``config.json`` (the ``metrics`` key) move to ``training.json``;
+    - weight names that were renamed (``renames``: old prefix -> new prefix) are renamed. Values are
+      untouched: fp16 -> fp32 -> fp16 is exact.
+    """
+    folder = Path(folder)
+    config, state = read_model(folder, "checkpoint", config_file=config_file, weights_file=weights_file)
+    changed = False
+    training = read_training(folder)
+    for key in [k for k in ("metrics",) if k in config]:
+        training.update(config.pop(key) or {})
+        changed = True
+    new_state, renamed = {}, False
+    for name, value in state.items():
+        for old, new in (renames or {}).items():
+            if name.startswith(old):
+                name, renamed = new + name[len(old):], True
+                break
+        new_state[name] = value
+    if renamed:
+        from safetensors.torch import save  # lazy: start-up time
+
+        blob = save({k: v.to(torch.float16).contiguous() for k, v in new_state.items()})
+        atomic_write(folder / weights_file, lambda f: f.write(blob), binary=True)
+    if changed or renamed:
+        text = json.dumps(config, indent=1)
+        atomic_write(folder / config_file, lambda f: f.write(text), binary=False)
+        if training:
+            write_training(folder, training)
+    return changed or renamed
+
+
 def load_state(model: nn.Module, state: dict[str, torch.Tensor], folder: str | Path, what: str) -> nn.Module:
     try:
         model.load_state_dict(state)
