@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out
 
-.PHONY: setup system-deps test-deps demo showcase test bench clean
+.PHONY: setup system-deps test-deps demo showcase test test-fast bench clean
 
 # Runtime packages are in packages.txt (Hugging Face Spaces reads it); the speech synthesizers
 # below are only needed to build the synthetic corpus and to run the tests.
@@ -48,7 +48,12 @@ showcase: setup
 	@echo "open $(OUT)/showcase.mp4 and $(OUT)/stills.png"
 
 test: setup test-deps
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q tests
+
+test-fast: setup
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q -m "not slow" tests
 
 bench: setup
 	$(PY) -m emoanim bench render
