@@ -4,8 +4,9 @@ A thin Gradio layer over ``emoanim.pipeline.Animator``; every step is the pipeli
 
     python app.py          # http://localhost:7860 (GRADIO_SERVER_PORT / GRADIO_SERVER_NAME respected)
 
-Settings (environment): EMOANIM_CHECKPOINTS (default ``checkpoints``), EMOANIM_SIZE (video pixels,
-512), EMOANIM_MAX_SECONDS (longest speech, 60), EMOANIM_DEVICE (cpu | cuda; default cuda when present).
+Settings (environment): EMOANIM_CHECKPOINTS (default ``checkpoints`` beside this file), EMOANIM_SIZE
+(video pixels), EMOANIM_MAX_SECONDS (longest speech), EMOANIM_DEVICE (cpu | cuda; default cuda when
+present). Unset ones take ``AnimatorConfig``'s defaults (512 px, 60 s).
 The named endpoint ``/generate`` serves ``gradio_client`` (see the README).
 """
 
@@ -28,10 +29,10 @@ from typing import Callable
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network needed (or wanted) at run time
 import gradio as gr  # noqa: E402
 
-from emoanim.vocabulary import EMOTIONS  # noqa: E402
 from emoanim.errors import EmoAnimError  # noqa: E402
 from emoanim.pipeline import Animator, AnimatorConfig, EmotionSource  # noqa: E402
 from emoanim.rigs.arkit import AVATARS, DEFAULT_AVATAR  # noqa: E402
+from emoanim.vocabulary import CHECKPOINTS_DIR, DEFAULT_GUIDANCE, DEFAULT_STEPS, EMOTIONS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ASSETS = HERE / "assets"
@@ -85,18 +86,15 @@ class Outputs:
                 pass
 
 
-def _env_int(name: str, default: int) -> int:
+def _env(name: str, kind: type, default=None):
     value = os.environ.get(name)
-    return int(value) if value else default
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
+    return kind(value) if value else default
 
 
 def default_config() -> AnimatorConfig:
-    return AnimatorConfig(max_seconds=_env_float("EMOANIM_MAX_SECONDS", 60.0), size=_env_int("EMOANIM_SIZE", 512))
+    """``AnimatorConfig`` with the settings the environment gives (the rest its defaults)."""
+    settings = {"max_seconds": _env("EMOANIM_MAX_SECONDS", float), "size": _env("EMOANIM_SIZE", int)}
+    return AnimatorConfig(**{key: value for key, value in settings.items() if value is not None})
 
 
 class _Lazy:
@@ -115,7 +113,7 @@ class _Lazy:
 
 
 def load_animator() -> Animator:
-    folder = os.environ.get("EMOANIM_CHECKPOINTS", str(HERE / "checkpoints"))
+    folder = os.environ.get("EMOANIM_CHECKPOINTS", str(HERE / CHECKPOINTS_DIR))
     return Animator.from_pretrained(folder, device=os.environ.get("EMOANIM_DEVICE") or None, config=default_config())
 
 
@@ -155,11 +153,7 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                  progress=gr.Progress()):
         folder = None
         try:
-            if not audio:
-                raise EmoAnimError("no speech: upload or record a voice clip first")
-            guidance = 2.0 if guidance is None else float(guidance)
-            steps = 25 if steps is None else int(steps)
-            seed = int(seed or 0)
+            seed = int(seed or 0)  # guidance and steps: None (unset) is the animator's default
             source = _source(source_kind, emotion, intensity, text, ref_audio, ref_motion)
             blend = None
             if blend_weight and float(blend_weight) > 0:
@@ -169,16 +163,16 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
             anim = get_animator()
             folder = outputs_root.new()
             result = anim.generate(
-                audio, source, folder / "emoanim.mp4", guidance=guidance, steps=steps, seed=seed,
+                audio or None, source, folder / "emoanim.mp4", guidance=guidance, steps=steps, seed=seed,
                 blend=blend, avatar=avatar or None, size=size, progress=lambda f, stage: progress(f, desc=stage))
             exports = anim.export(result.motion, folder, stem="emoanim")
             nearest, level, cosine = anim.space.classify(result.style)
-            t = result.timings
+            t, sampling = result.timings, result.sampling
             info = (f"**{result.motion.duration:.1f} s**, {result.motion.num_frames} frames · emotion: "
                     f"{html.escape(source.describe())}" + (f" blended {float(blend_weight):.0%} with "
                                                           f"{html.escape(blend[0].describe())}" if blend else "")
-                    + f" (nearest: {nearest} {level}, cos {cosine:.2f}) · guidance {guidance:g}, "
-                    f"{steps} steps, seed {seed} · {sum(t.values()):.1f} s: "
+                    + f" (nearest: {nearest} {level}, cos {cosine:.2f}) · guidance {sampling.guidance:g}, "
+                    f"{sampling.steps} steps, seed {sampling.seed} · {sum(t.values()):.1f} s: "
                     + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
             return str(result.video), str(exports.npz), str(exports.csv), str(exports.plot), info
         except EmoAnimError as exc:
@@ -232,10 +226,10 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                         blend_emotion = gr.Dropdown(list(EMOTIONS), value="surprised", label="Second emotion")
                         blend_intensity = gr.Radio([1, 2, 3], value=2, label="Intensity")
                     blend_text = gr.Textbox(label="Describe the second emotion", visible=False, max_length=300)
-                guidance = gr.Slider(0.5, 3.0, value=2.0, step=0.1, label="Emotion guidance (diffusion weight)",
+                guidance = gr.Slider(0.5, 3.0, value=DEFAULT_GUIDANCE, step=0.1, label="Emotion guidance (diffusion weight)",
                                      info="Higher follows the chosen emotion more strongly", elem_id="guidance")
                 with gr.Row():
-                    steps = gr.Slider(1, 100, value=25, step=1, label="Sampling steps", elem_id="steps")
+                    steps = gr.Slider(1, 100, value=DEFAULT_STEPS, step=1, label="Sampling steps", elem_id="steps")
                     seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="Seed", elem_id="seed")
                 avatar = gr.Dropdown(list(AVATARS), value=DEFAULT_AVATAR, label="Avatar", elem_id="avatar")
                 with gr.Row():
@@ -277,7 +271,7 @@ def main() -> None:
     get = _Lazy(load_animator)
     get()  # load the models before serving, so the first visitor does not wait for it
     build_demo(get).launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
-                           server_port=_env_int("GRADIO_SERVER_PORT", 7860), allowed_paths=[str(ASSETS)])
+                           server_port=_env("GRADIO_SERVER_PORT", int, 7860), allowed_paths=[str(ASSETS)])
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ sys.path.insert(0, str(HERE.parent))  # run from anywhere without installing the
 
 from emoanim.audio.io import ffmpeg_exe, save_wav  # noqa: E402
 from emoanim.data.tts import emotion_prosody, list_voices, synthesize  # noqa: E402
+from emoanim.vocabulary import SAMPLE_RATE  # noqa: E402
 
 # (file name, voice id, emotion, intensity, sentence, ffmpeg codec options)
 CLIPS = (
@@ -34,7 +35,6 @@ CLIPS = (
     ("surprised.flac", "flite/awb", "surprised", 3, "Oh my, you made all of this by yourself?",
      ["-c:a", "flac"]),
 )
-SAMPLE_RATE = 16000
 
 
 def make_clip(name: str, voice_id: str, emotion: str, intensity: int, text: str, codec: list[str]) -> Path:

@@ -29,12 +29,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the package and app.py, without installing anything
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import emoanim.render  # noqa: E402,F401  (chooses the GL platform before anything imports OpenGL)
+from emoanim.fileio import atomic_write  # noqa: E402
+from emoanim.pipeline import Animator, AnimatorConfig, EmotionSource  # noqa: E402
+from emoanim.render.renderer import FaceRenderer  # noqa: E402
 
 EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised")
 INTENSITY = 3
@@ -48,9 +52,7 @@ MAX_GIF_BYTES = 2_000_000
 BROWSER_TIMEOUT_MS = 180_000
 
 
-def load_animator(checkpoints: Path, device: str | None):
-    from emoanim.pipeline import Animator, AnimatorConfig
-
+def load_animator(checkpoints: Path, device: str | None) -> Animator:
     return Animator.from_pretrained(checkpoints, device=device, config=AnimatorConfig(size=FRAME_PX))
 
 
@@ -59,8 +61,6 @@ def load_animator(checkpoints: Path, device: str | None):
 
 def animate_emotions(animator, clip: Path, emotions, seed: int, steps: int | None, guidance: float | None) -> dict:
     """emotion -> Motion of ``clip`` with that emotion at ``INTENSITY`` (same seed: only the emotion differs)."""
-    from emoanim.pipeline import EmotionSource
-
     return {emotion: animator.animate(clip, EmotionSource.label(emotion, INTENSITY), guidance=guidance, steps=steps,
                                       seed=seed) for emotion in emotions}
 
@@ -84,21 +84,14 @@ def pick_frames(motions: dict, count: int = MOMENTS, snap_s: float = 0.12) -> li
 
 def render_frames(animator, motion, indices, size: int = FRAME_PX) -> list[np.ndarray]:
     """The pipeline's avatar rendered at ``motion``'s frames ``indices`` -> RGB uint8 [size, size, 3] each."""
-    from emoanim.render.renderer import FaceRenderer, RenderConfig
-
     rig = animator.rig()
-    params = motion.for_rig().params if motion.rig == "arkit" else motion.params
-    config = RenderConfig(width=size, height=size)
-    if animator.config.background is not None:
-        config.background = animator.config.background
-    with FaceRenderer(rig, config) as renderer:
+    params = motion.for_rig().params
+    with FaceRenderer(rig, animator.render_config(size)) as renderer:
         return [renderer.render(v).copy() for v in rig.vertices(params[list(indices)])]
 
 
 def strip_image(rows: dict[str, list[np.ndarray]], times: list[float], caption: str):
     """Rows of equally sized frames with the emotion names on the left and the times on top."""
-    from PIL import Image, ImageDraw, ImageFont
-
     size = next(iter(rows.values()))[0].shape[0]
     gap, left, top, foot = 6, 170, 40, 30
     columns = len(times)
@@ -122,23 +115,19 @@ def strip_image(rows: dict[str, list[np.ndarray]], times: list[float], caption: 
 
 def save_png(image, path: Path, max_bytes: int) -> Path:
     """PNG, optimised; reduced to a 256-colour palette if it would be larger than ``max_bytes``."""
-    from emoanim.fileio import atomic_write
-
     atomic_write(path, lambda f: image.save(f, format="PNG", optimize=True), binary=True)
     if path.stat().st_size > max_bytes:
-        from PIL import Image
-
         small = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
         atomic_write(path, lambda f: small.save(f, format="PNG", optimize=True), binary=True)
     return path
 
 
-def make_strip(animator, motions: dict, clip: Path, out: Path, seed: int) -> Path:
+def make_strip(animator, motions: dict, clip: Path, out: Path, seed: int, guidance: float | None = None) -> Path:
     indices = pick_frames(motions)
     fps = next(iter(motions.values())).fps
     rows = {f"{name} ({INTENSITY})" if name != "neutral" else name: render_frames(animator, m, indices)
             for name, m in motions.items()}
-    g = animator.config.guidance
+    g = animator.sampling(guidance, seed=seed).guidance  # what animate_emotions sampled with
     caption = (f"the same speech ({clip.name}), seed {seed}, guidance {g:g}: only the emotion changes "
                f"(intensity in brackets)")
     return save_png(strip_image(rows, [i / fps for i in indices], caption), out, MAX_STRIP_BYTES)
@@ -146,10 +135,6 @@ def make_strip(animator, motions: dict, clip: Path, out: Path, seed: int) -> Pat
 
 def make_gif(animator, motion, out: Path, seconds: float = GIF_SECONDS) -> Path:
     """The first ``seconds`` of ``motion`` as a looping GIF; every second frame if the full rate is too big."""
-    from PIL import Image
-
-    from emoanim.fileio import atomic_write
-
     count = min(motion.num_frames, int(round(seconds * motion.fps)))
     frames = render_frames(animator, motion, range(count))
     # One palette for every frame (from a few of them), no dithering: small and flicker-free.
@@ -169,9 +154,9 @@ def make_gif(animator, motion, out: Path, seconds: float = GIF_SECONDS) -> Path:
 
 
 def make_screenshot(animator, out: Path, speech: Path, emotion: str = "happy", size: int = FRAME_PX) -> Path:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # lazy: only the screenshot needs a browser
 
-    import app
+    import app  # lazy: start-up time (gradio)
     from tools.browser import launch_chromium, serve, upload_speech, wait_for_video
 
     demo = app.build_demo(animator, size=size)
@@ -221,8 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="+", choices=("screenshot", "strip", "gif"),
                         default=["screenshot", "strip", "gif"])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: the pipeline's, 25)")
-    parser.add_argument("--guidance", type=float, default=None, help="guidance weight (default: the pipeline's, 2)")
+    parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: the pipeline's)")
+    parser.add_argument("--guidance", type=float, default=None, help="guidance weight (default: the pipeline's)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when present")
     args = parser.parse_args(argv)
 
@@ -237,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"animated {args.clip.name} with {', '.join(emotions)} ({time.perf_counter() - t:.1f} s)")
         if "strip" in args.only:
             t = time.perf_counter()
-            path = make_strip(animator, motions, args.clip, args.out / "emotion_strip.png", args.seed)
+            path = make_strip(animator, motions, args.clip, args.out / "emotion_strip.png", args.seed,
+                              args.guidance)
             print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB, {time.perf_counter() - t:.1f} s)")
         if "gif" in args.only:
             t = time.perf_counter()

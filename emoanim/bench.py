@@ -1,4 +1,10 @@
-"""Benchmarks (``python -m emoanim bench TARGET``): speed and memory, printed as a small report."""
+"""Benchmarks (``python -m emoanim bench TARGET``): speed and memory, printed as a small report.
+
+The speech timed by ``generate`` and ``e2e`` is ``--speech FILE`` when given, else the example clips
+in ``./assets`` (a checkout of the repository), else a synthetic speech-like signal
+(``synthetic_speech``: an installed package ships no clips). Each is repeated to ``--seconds``; the
+report's ``speech`` row says which was used. Timings barely depend on what is said.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from emoanim.audio.io import load_audio, save_wav
+from emoanim.pipeline import Animator, AnimatorConfig, EmotionSource
+from emoanim.render.clip import render_frames, render_video
+from emoanim.render.renderer import FaceRenderer, RenderConfig
+from emoanim.rigs import load_rig
+from emoanim.timing import frames_for_duration
+from emoanim.vocabulary import CHECKPOINTS_DIR, MOTION_FPS, MUX_SAMPLE_RATE, SAMPLE_RATE
+
+ASSETS_DIR = Path("assets")  # the example clips, relative to the working folder (like ``checkpoints``)
+SPEECH_SUFFIXES = (".wav", ".ogg", ".mp3", ".flac")
 
 
 def _rss_mib() -> float:
@@ -19,7 +36,7 @@ def _rss_mib() -> float:
     return float("nan")
 
 
-def talking_motion(rig, seconds: float, fps: float = 25.0, seed: int = 0) -> np.ndarray:
+def talking_motion(rig, seconds: float, fps: float = MOTION_FPS, seed: int = 0) -> np.ndarray:
     """A plausible moving face for timing: syllable-rate jaw, blinks, smile and head drift."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(round(seconds * fps))) / fps
@@ -40,20 +57,16 @@ def talking_motion(rig, seconds: float, fps: float = 25.0, seed: int = 0) -> np.
     return params
 
 
-def bench_render(seconds: float = 20.0, size: int = 512, avatar: str | None = None) -> dict[str, float]:
+def bench_render(seconds: float = 20.0, size: int | None = None, avatar: str | None = None) -> dict[str, float]:
     """Render + encode a ``seconds`` clip with audio at ``size``^2; report frames/s and memory."""
-    from emoanim.render.clip import render_frames, render_video
-    from emoanim.render.renderer import FaceRenderer, RenderConfig
-    from emoanim.rigs import load_rig
-
     t0 = time.perf_counter()
     rig = load_rig("arkit", avatar=avatar)
     load_s = time.perf_counter() - t0
-    fps = 25.0
+    fps = MOTION_FPS
     params = talking_motion(rig, seconds, fps)
-    sample_rate = 48000
+    sample_rate = MUX_SAMPLE_RATE
     audio = (0.1 * np.random.default_rng(0).standard_normal(int(seconds * sample_rate))).astype(np.float32)
-    config = RenderConfig(size, size)
+    config = RenderConfig.square(size)
 
     t0 = time.perf_counter()
     rig.vertices(params)
@@ -79,7 +92,7 @@ def bench_render(seconds: float = 20.0, size: int = 512, avatar: str | None = No
     return {
         "clip_seconds": seconds,
         "frames": len(params),
-        "size_px": size,
+        "size_px": config.width,
         "rig_load_s": load_s,
         "pose_ms_per_frame": 1000 * pose_s / len(params),
         "render_only_fps": render_only_fps,
@@ -93,52 +106,76 @@ def bench_render(seconds: float = 20.0, size: int = 512, avatar: str | None = No
     }
 
 
-def benchmark_speech(seconds: float, path: Path) -> Path:
-    """A ``seconds`` speech clip for timing: the bundled example clips (``assets/``) back to back."""
-    from emoanim.audio.io import load_audio, save_wav
+def synthetic_speech(seconds: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """A speech-like signal without words, for timing: a ~120 Hz voice whose harmonics are shaped by
+    two moving vowel formants, in four syllables a second with a pause every 2.5 s. Deterministic."""
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    f0 = 120.0 + 15.0 * np.sin(2 * np.pi * 0.5 * t)  # pitch, Hz
+    phase = 2 * np.pi * np.cumsum(f0) / sample_rate
+    f1 = 500.0 + 200.0 * np.sin(2 * np.pi * 4.0 * t)  # first and second formants, Hz
+    f2 = 1500.0 + 500.0 * np.sin(2 * np.pi * 2.7 * t)
+    wave = np.zeros_like(t)
+    for k in range(1, 31):  # harmonic k at k * f0, weighted by how close it is to a formant
+        gain = np.exp(-(((k * f0 - f1) / 150.0) ** 2)) + 0.5 * np.exp(-(((k * f0 - f2) / 250.0) ** 2)) + 0.02
+        wave += gain * np.sin(k * phase)
+    syllables = np.sqrt(np.clip(np.sin(2 * np.pi * 4.0 * t), 0.0, None))
+    pauses = (t % 2.5) < 2.2
+    wave *= syllables * pauses
+    return (0.3 * wave / max(float(np.abs(wave).max()), 1e-9)).astype(np.float32)
 
-    assets = Path(__file__).resolve().parents[1] / "assets"
-    clips = [load_audio(p, 16000) for p in sorted(assets.glob("*")) if p.suffix in (".wav", ".ogg", ".mp3", ".flac")]
-    if not clips:
-        raise FileNotFoundError(f"no example clips in {assets}")
-    n = int(round(seconds * 16000))
+
+def speech_clips(speech: str | Path | None = None) -> tuple[list[np.ndarray], str]:
+    """The 16 kHz clips to time and what they are: ``speech``, else ``./assets``, else synthetic."""
+    if speech is not None:
+        return [load_audio(speech, SAMPLE_RATE)], str(speech)
+    clips = sorted(p for p in ASSETS_DIR.glob("*") if p.suffix in SPEECH_SUFFIXES) if ASSETS_DIR.is_dir() else []
+    if clips:
+        return [load_audio(p, SAMPLE_RATE) for p in clips], f"{ASSETS_DIR}/ ({len(clips)} clips)"
+    return [synthetic_speech(2.5)], "synthetic (no --speech and no ./assets)"
+
+
+def benchmark_speech(seconds: float, path: Path, speech: str | Path | None = None) -> tuple[Path, str]:
+    """A ``seconds`` speech file at ``path`` (``speech_clips`` back to back) and what it is made of."""
+    clips, source = speech_clips(speech)
+    n = int(round(seconds * SAMPLE_RATE))
     wave = np.concatenate(clips * (1 + n // sum(map(len, clips))))[:n]
-    save_wav(path, wave, 16000)
-    return path
+    save_wav(path, wave, SAMPLE_RATE)
+    return path, source
 
 
 E2E_STAGES = ("audio read", "emotion embed", "content encode", "sampling", "rendering", "encoding/mux")
 
 
-def bench_e2e(seconds: float = 10.0, steps: int = 25, size: int = 512, avatar: str | None = None,
-              checkpoints: str | Path = "checkpoints", device: str | None = None) -> dict[str, float]:
+def bench_e2e(seconds: float = 10.0, steps: int | None = None, size: int | None = None, avatar: str | None = None,
+              checkpoints: str | Path = CHECKPOINTS_DIR, device: str | None = None,
+              speech: str | Path | None = None) -> dict[str, float]:
     """The whole pipeline (``Animator.generate``) on ``seconds`` of speech, stage by stage.
 
     The first call warms up (rig build, lazy model parts) on a short clip; the timed call is the
     second, as a running app would see it. Rendering and encoding overlap (frames stream into
     ffmpeg): "rendering" is until the last frame is handed over, "encoding/mux" the flush after it.
     """
-    from emoanim.pipeline import Animator, AnimatorConfig, EmotionSource
-
     t0 = time.perf_counter()
-    animator = Animator.from_pretrained(checkpoints, device=device, config=AnimatorConfig(avatar=avatar, size=size))
+    config = AnimatorConfig(avatar=avatar, **({} if size is None else {"size": size}))
+    animator = Animator.from_pretrained(checkpoints, device=device, config=config)
     load_s = time.perf_counter() - t0
     source = EmotionSource.label("happy", 3)
     with tempfile.TemporaryDirectory() as tmp:
-        speech = benchmark_speech(seconds, Path(tmp) / "speech.wav")
-        warm = benchmark_speech(1.0, Path(tmp) / "warm.wav")
+        clip, what = benchmark_speech(seconds, Path(tmp) / "speech.wav", speech)
+        warm, _ = benchmark_speech(1.0, Path(tmp) / "warm.wav", speech)
         t0 = time.perf_counter()
-        animator.generate(warm, source, Path(tmp) / "warm.mp4", steps=2, size=size)
+        animator.generate(warm, source, Path(tmp) / "warm.mp4", steps=2)
         warmup_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        result = animator.generate(speech, source, Path(tmp) / "bench.mp4", steps=steps, size=size)
+        result = animator.generate(clip, source, Path(tmp) / "bench.mp4", steps=steps)
         total_s = time.perf_counter() - t0
         size_mib = result.video.stat().st_size / 2**20
     report: dict[str, float | str] = {
+        "speech": what,
         "clip_seconds": seconds,
         "frames": result.motion.num_frames,
-        "size_px": size,
-        "steps": steps,
+        "size_px": animator.config.size,
+        "steps": result.sampling.steps,
         "device": animator.config.device,
         "model_load_s": load_s,
         "warmup_s": warmup_s,
@@ -153,37 +190,33 @@ def bench_e2e(seconds: float = 10.0, steps: int = 25, size: int = 512, avatar: s
     return report
 
 
-def bench_generate(seconds: float = 10.0, steps: int = 25, guidance: float = 2.0, repeats: int = 3,
-                   checkpoints: str | Path = "checkpoints", device: str | None = None, **_) -> dict[str, float]:
-    """Sampling alone (content features and style given): ``seconds`` of motion with ``steps`` DDIM
-    steps and classifier-free guidance (two branches per step), best and median of ``repeats`` runs."""
-    import torch
+def bench_generate(seconds: float = 10.0, steps: int | None = None, guidance: float | None = None,
+                   repeats: int = 3, checkpoints: str | Path = CHECKPOINTS_DIR, device: str | None = None,
+                   speech: str | Path | None = None, sampler: str | None = None) -> dict[str, float]:
+    """Sampling alone (content features and style given): ``seconds`` of motion with the sampler's
+    ``steps`` and classifier-free guidance (two branches per step), best and median of ``repeats`` runs."""
+    import torch  # lazy: start-up time
 
-    from emoanim.audio.content import load_content_encoder
-    from emoanim.binding.space import EmotionSpace
-    from emoanim.diffusion import MotionGenerator
-    from emoanim.timing import frames_for_duration
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    folder = Path(checkpoints)
-    generator = MotionGenerator.from_pretrained(folder / "generator", device=device)
-    encoder = load_content_encoder(folder / "content_encoder", device=device)
-    style = EmotionSpace.from_pretrained(folder / "emotion_space").embed(emotion="happy", intensity=3)
+    animator = Animator.from_pretrained(checkpoints, device=device)
+    sampling = animator.sampling(guidance, steps, 0, sampler)
+    generator = animator.generator
+    style = animator.space.embed(emotion="happy", intensity=3)
     with tempfile.TemporaryDirectory() as tmp:
-        from emoanim.audio.io import load_audio
-
-        wave = load_audio(benchmark_speech(seconds, Path(tmp) / "speech.wav"), 16000)
+        clip, what = benchmark_speech(seconds, Path(tmp) / "speech.wav", speech)
+        wave = load_audio(clip, SAMPLE_RATE)
     t0 = time.perf_counter()
-    content = encoder.encode(wave)
+    content = animator.content_encoder.encode(wave)
     content_s = time.perf_counter() - t0
     frames = frames_for_duration(seconds, generator.fps)
-    generator.sample(content, style, frames, guidance=guidance, steps=2, seed=0)  # warm-up
+    settings = {"guidance": sampling.guidance, "sampler": sampling.sampler}
+    generator.sample(content, style, frames, steps=2, seed=0, **settings)  # warm-up
     times = []
     for k in range(repeats):
         t0 = time.perf_counter()
-        generator.sample(content, style, frames, guidance=guidance, steps=steps, seed=k)
+        generator.sample(content, style, frames, steps=sampling.steps, seed=k, **settings)
         times.append(time.perf_counter() - t0)
-    return {"clip_seconds": seconds, "frames": frames, "steps": steps, "guidance": guidance, "device": device,
+    return {"speech": what, "clip_seconds": seconds, "frames": frames, "steps": sampling.steps,
+            "guidance": sampling.guidance, "sampler": sampling.sampler, "device": animator.config.device,
             "threads": torch.get_num_threads(), "content_encode_s": content_s, "sample_best_s": min(times),
             "sample_median_s": float(np.median(times)), "realtime_factor": seconds / float(np.median(times))}
 

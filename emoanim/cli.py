@@ -1,4 +1,9 @@
-"""Command line: ``python -m emoanim COMMAND``. Each command is a thin layer over the package."""
+"""Command line: ``python -m emoanim COMMAND``. Each command is a thin layer over the package.
+
+Options a user leaves out are None, so the function called applies its own default (one source of
+truth: ``emoanim.vocabulary`` and the config dataclasses). Each command imports what it runs when it
+runs (start-up time: ``--help`` loads no model code, torch, OpenGL or PIL).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,30 @@ import sys
 from pathlib import Path
 
 from emoanim.errors import EmoAnimError
+from emoanim.rigs import DEFAULT_RIG, RIG_NAMES, load_rig
+from emoanim.vocabulary import (
+    CHECKPOINTS_DIR,
+    CONTENT_ENCODER_DIR,
+    DEFAULT_GUIDANCE,
+    DEFAULT_SAMPLER,
+    DEFAULT_STEPS,
+    EMOTION_SPACE_DIR,
+    EMOTIONS,
+    GENERATOR_DIR,
+    LIP_SYNC_DIR,
+    REGRESSION_DIR,
+    SAMPLERS,
+)
+
+CHECKPOINTS = Path(CHECKPOINTS_DIR)
+
+
+def _given(**options):
+    """The options the user set (None means: the called function's default)."""
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def _add_rig_options(parser: argparse.ArgumentParser) -> None:
-    from emoanim.rigs import DEFAULT_RIG, RIG_NAMES
-
     parser.add_argument("--rig", default=DEFAULT_RIG, help=f"face model: {' | '.join(RIG_NAMES)}")
     parser.add_argument("--avatar", default=None, help="Anny identity for the arkit rig (see `avatars`)")
     parser.add_argument("--flame-model", type=Path, default=None, help="FLAME model file (.pkl/.npz) for --rig flame")
@@ -19,26 +43,26 @@ def _add_rig_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_render_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--size", type=int, default=512, help="video width and height in pixels (even)")
-    parser.add_argument("--background", default="#EEF0F4", help="background colour, '#RRGGBB' or 'R,G,B'")
+    parser.add_argument("--size", type=int, default=None, help="video width and height in pixels (even; 512)")
+    parser.add_argument("--background", default=None, help="background colour, '#RRGGBB' or 'R,G,B' (light grey)")
 
 
 def _render_config(args: argparse.Namespace):
-    from emoanim.render.renderer import RenderConfig, parse_color
+    from emoanim.render.renderer import RenderConfig, parse_color  # lazy: start-up time
 
-    return RenderConfig(width=args.size, height=args.size, background=parse_color(args.background))
+    background = None if args.background is None else parse_color(args.background)
+    return RenderConfig.square(args.size, **_given(background=background))
 
 
 def _rig(args: argparse.Namespace):
-    from emoanim.rigs import load_rig
-
     return load_rig(args.rig, avatar=args.avatar, flame_model=args.flame_model, num_expressions=args.num_expressions)
 
 
 def cmd_render(args: argparse.Namespace) -> None:
-    from emoanim.audio import load_audio
+    from emoanim.audio import load_audio  # lazy: start-up time
     from emoanim.motion import load_motion
-    from emoanim.render.clip import MUX_SAMPLE_RATE, render_video
+    from emoanim.render.clip import render_video
+    from emoanim.vocabulary import MUX_SAMPLE_RATE
 
     motion = load_motion(args.motion, expect_rig=args.rig, num_expressions=args.num_expressions)
     config = _render_config(args)  # checked before the slow parts
@@ -49,19 +73,19 @@ def cmd_render(args: argparse.Namespace) -> None:
 
 
 def cmd_showcase(args: argparse.Namespace) -> None:
-    from emoanim.render.showcase import render_showcase
+    from emoanim.render.showcase import render_showcase  # lazy: start-up time (PIL)
 
     out = render_showcase(_rig(args), args.out, _render_config(args))
     print(f"wrote {out}")
 
 
 def cmd_stills(args: argparse.Namespace) -> None:
-    from emoanim.render.showcase import DOC_POSES, grid, render_poses, save_png
+    from emoanim.render.showcase import DOC_POSES, action_extremes, grid, render_poses, save_png  # lazy: start-up
 
     rig = _rig(args)
     config = _render_config(args)
     if args.all_actions:
-        poses = {name: {name: 0.35 if name.startswith("head") else 1.0} for name in rig.param_names}
+        poses = {name: {name: extreme} for name, extreme in action_extremes(rig).items()}
         image = grid(render_poses(rig, poses, config), columns=8)
     else:
         image = grid(render_poses(rig, DOC_POSES, config), columns=len(DOC_POSES))
@@ -69,7 +93,7 @@ def cmd_stills(args: argparse.Namespace) -> None:
 
 
 def cmd_avatars(args: argparse.Namespace) -> None:
-    from emoanim.rigs.arkit import AVATARS, DEFAULT_AVATAR
+    from emoanim.rigs.arkit import AVATARS, DEFAULT_AVATAR  # lazy: start-up time
 
     for name, avatar in AVATARS.items():
         default = " (default)" if name == DEFAULT_AVATAR else ""
@@ -77,18 +101,18 @@ def cmd_avatars(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from emoanim.bench import run_benchmark
+    from emoanim.bench import run_benchmark  # lazy: start-up time
 
-    options = {"size": args.size, "avatar": args.avatar}
-    if args.seconds is not None:
-        options["seconds"] = args.seconds
+    options = _given(seconds=args.seconds)
+    if args.target in ("render", "e2e"):
+        options.update(_given(size=args.size, avatar=args.avatar))
     if args.target in ("e2e", "generate"):
-        options.update(steps=args.steps, checkpoints=args.checkpoints, device=args.device)
+        options.update(_given(steps=args.steps, checkpoints=args.checkpoints, device=args.device, speech=args.speech))
     run_benchmark(args.target, **options)
 
 
 def _emotion_source(args: argparse.Namespace):
-    from emoanim.pipeline import EmotionSource
+    from emoanim.pipeline import EmotionSource  # lazy: start-up time
 
     if args.intensity is not None and args.emotion is None:
         raise EmoAnimError("--intensity goes with --emotion (e.g. --emotion happy --intensity 3)")
@@ -122,28 +146,76 @@ class _ProgressLine:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from emoanim.pipeline import Animator, AnimatorConfig, check_size
+    from emoanim.pipeline import Animator, AnimatorConfig  # lazy: start-up time
 
-    source = _emotion_source(args)  # checked before the slow parts
-    config = AnimatorConfig(max_seconds=args.max_seconds, avatar=args.avatar, size=check_size(args.size))
+    source = _emotion_source(args)  # checked before the slow parts (and the config, when made)
+    config = AnimatorConfig(**_given(max_seconds=args.max_seconds, avatar=args.avatar, size=args.size))
     animator = Animator.from_pretrained(args.checkpoints, device=args.device, config=config)
     progress = _ProgressLine()
     try:
         result = animator.generate(args.audio, source, args.out, motion_out=args.motion_out, guidance=args.guidance,
-                                   steps=args.steps, seed=args.seed, progress=progress)
+                                   steps=args.steps, sampler=args.sampler, seed=args.seed, progress=progress)
     finally:
         progress.close()
     print(f"wrote {result.video}" + (f" and {args.motion_out}" if args.motion_out else ""))
 
 
+def checkpoint_folders(folder: Path) -> list[Path]:
+    """``folder`` itself and its sub-folders, those holding a model (config.json and its weights)."""
+    from emoanim.persistence import CONFIG_FILE, WEIGHTS_FILE  # lazy: start-up time (torch)
+
+    candidates = [folder, *sorted(p for p in folder.iterdir() if p.is_dir())] if folder.is_dir() else []
+    return [p for p in candidates if (p / CONFIG_FILE).is_file() and (p / WEIGHTS_FILE).is_file()]
+
+
+def legacy_renames(folder: Path) -> dict[str, str]:
+    """Weight renames (old prefix -> new) of the model kind in ``folder``, told by its folder name."""
+    if folder.name == EMOTION_SPACE_DIR:
+        from emoanim.binding.space import LEGACY_KEYS  # lazy: start-up time (torch)
+
+        return dict(LEGACY_KEYS)
+    return {}
+
+
+def _weight_names(path: Path) -> list[str]:
+    from safetensors import safe_open  # lazy: start-up time
+
+    with safe_open(str(path), "np") as weights:
+        return list(weights.keys())
+
+
+def cmd_checkpoints_upgrade(args: argparse.Namespace) -> None:
+    import json  # lazy: start-up time (only this command reads checkpoints)
+
+    from emoanim.persistence import CONFIG_FILE, TRAINING_FILE, WEIGHTS_FILE, upgrade_checkpoint  # lazy: torch
+
+    folders = checkpoint_folders(args.folder)
+    if not folders:
+        raise EmoAnimError(f"no checkpoint in {args.folder} or its sub-folders: each needs {CONFIG_FILE} and "
+                           f"{WEIGHTS_FILE}")
+    for folder in folders:
+        keys = set(json.loads((folder / CONFIG_FILE).read_text()))
+        renames = legacy_renames(folder)
+        renamed = [n for n in _weight_names(folder / WEIGHTS_FILE) if n.startswith(tuple(renames))]
+        if not upgrade_checkpoint(folder, renames):
+            print(f"{folder}: up to date")
+            continue
+        moved = sorted(keys - set(json.loads((folder / CONFIG_FILE).read_text())))
+        changes = [f"moved {', '.join(moved)} from {CONFIG_FILE} to {TRAINING_FILE}"] if moved else []
+        if renamed:
+            changes.append(f"renamed {len(renamed)} weights (" + ", ".join(f"{old}* -> {new}*" for old, new in
+                                                                        renames.items()) + ")")
+        print(f"{folder}: " + "; ".join(changes))
+
+
 def cmd_data_synth(args: argparse.Namespace) -> None:
-    from emoanim.data.synth import SynthConfig, build_corpus
+    from emoanim.data.synth import SynthConfig, build_corpus  # lazy: start-up time (scipy, TTS)
 
     build_corpus(SynthConfig(out=args.out, hours=args.hours, seed=args.seed, workers=args.workers))
 
 
 def cmd_data_import(args: argparse.Namespace) -> None:
-    from emoanim.data.loaders import import_arkit_dataset, import_mead_flame
+    from emoanim.data.loaders import import_arkit_dataset, import_mead_flame  # lazy: start-up time
 
     common = {"fps": args.fps, "source_fps": args.source_fps, "test_speakers": args.test_speakers, "strict": args.strict}
     if args.data_command == "import-etf":
@@ -156,7 +228,7 @@ def cmd_data_import(args: argparse.Namespace) -> None:
 def cmd_data_stats(args: argparse.Namespace) -> None:
     from collections import Counter
 
-    from emoanim.data.corpus import SPLITS, Corpus
+    from emoanim.data.corpus import SPLITS, Corpus  # lazy: start-up time
 
     corpus = Corpus(args.corpus)
     print(f"{args.corpus}: {len(corpus)} clips, {corpus.hours():.2f} h, rig {corpus.meta.rig}, {corpus.meta.fps} fps")
@@ -189,7 +261,7 @@ def cmd_train_content(args: argparse.Namespace) -> None:
 
 
 def cmd_train_sync(args: argparse.Namespace) -> None:
-    from emoanim.train.generator import SyncTrainConfig, train_sync
+    from emoanim.train.sync import SyncTrainConfig, train_sync
 
     train_sync(SyncTrainConfig(corpus=str(args.corpus), out=str(args.out), content=str(args.content),
                                space=str(args.space), seed=args.seed, steps=args.steps, threads=args.threads))
@@ -220,19 +292,13 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> None:
     import shlex
 
     from emoanim.binding.space import EmotionSpace
-    from emoanim.diffusion.generator import MotionGenerator
+    from emoanim.diffusion import MotionGenerator, RegressionGenerator
     from emoanim.diffusion.sync_expert import LipSyncExpert
-    from emoanim.eval.generator import (
-        GeneratorEvalOptions,
-        evaluate_generator,
-        load_eval_clips,
-        markdown_table,
-        write_report,
-    )
-    from emoanim.rigs import load_rig
+    from emoanim.eval.generator import GeneratorEvalOptions, evaluate_generator, load_eval_clips
+    from emoanim.eval.report import markdown_table, write_report
 
     generator = MotionGenerator.from_pretrained(args.generator)  # checked before the slow parts
-    regression = MotionGenerator.from_pretrained(args.regression) if args.regression else None
+    regression = RegressionGenerator.from_pretrained(args.regression) if args.regression else None
     expert = LipSyncExpert.from_pretrained(args.sync)
     space = EmotionSpace.from_pretrained(args.space)
     clips = load_eval_clips(args.corpus, args.split, args.content, args.space)
@@ -251,14 +317,14 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> None:
 def cmd_evaluate_corpus(args: argparse.Namespace) -> None:
     import json
 
-    from emoanim.data.corpus import Corpus
+    from emoanim.data.corpus import Corpus  # lazy: start-up time
     from emoanim.eval.corpus import corpus_motion_checks
 
     print(json.dumps(corpus_motion_checks(Corpus(args.corpus), every=args.every), indent=1))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m emoanim", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m emoanim", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("render", help="render a motion file (and its audio) to an MP4")
@@ -284,6 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("avatars", help="list the named Anny identities")
     p.set_defaults(func=cmd_avatars)
+
+    checkpoints = sub.add_parser("checkpoints", help="manage checkpoint folders").add_subparsers(
+        dest="checkpoints_command", required=True)
+    p = checkpoints.add_parser("upgrade", help="bring checkpoints saved by EmoAnim 0.1 to today's layout (training "
+                                               "results to training.json, renamed weights), once")
+    p.add_argument("folder", type=Path, help="a checkpoint folder, or a folder of them (e.g. checkpoints)")
+    p.set_defaults(func=cmd_checkpoints_upgrade)
 
     data = sub.add_parser("data", help="build or inspect training corpora").add_subparsers(dest="data_command", required=True)
     p = data.add_parser("synth", help="build the synthetic emotional talking-face corpus")
@@ -315,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train the models").add_subparsers(dest="train_command", required=True)
     p = train.add_parser("binding", help="train the emotion space (motion/audio encoders, adapters)")
     p.add_argument("--corpus", type=Path, required=True)
-    p.add_argument("--out", type=Path, default=Path("checkpoints/emotion_space"))
+    p.add_argument("--out", type=Path, default=CHECKPOINTS / EMOTION_SPACE_DIR)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--motion-epochs", type=int, default=25)
     p.add_argument("--audio-epochs", type=int, default=25)
@@ -323,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_binding)
     p = train.add_parser("text-adapter", help="retrain only the text adapter of an emotion space (selected on the "
                                               "'dev' description pool); every other weight stays as it is")
-    p.add_argument("--space", type=Path, default=Path("checkpoints/emotion_space"), help="the trained space to retrain")
+    p.add_argument("--space", type=Path, default=CHECKPOINTS / EMOTION_SPACE_DIR, help="the trained space to retrain")
     p.add_argument("--corpus", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="where to save the space (may be --space itself)")
     p.add_argument("--seed", type=int, default=0)
@@ -332,25 +405,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_text_adapter)
     p = train.add_parser("content", help="train the content encoder (phone posteriors the generator reads)")
     p.add_argument("--corpus", type=Path, required=True)
-    p.add_argument("--out", type=Path, default=Path("checkpoints/content_encoder"))
+    p.add_argument("--out", type=Path, default=CHECKPOINTS / CONTENT_ENCODER_DIR)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=3000)
     p.set_defaults(func=cmd_train_content)
     for name, help_text, out, steps in (
-        ("sync", "train the lip-sync expert (needs the content encoder)", "checkpoints/lip_sync", 3000),
+        ("sync", "train the lip-sync expert (needs the content encoder)", LIP_SYNC_DIR, 3000),
         ("generator", "train the motion generator (needs content encoder, emotion space, lip-sync expert)",
-         "checkpoints/generator", 6000),
+         GENERATOR_DIR, 6000),
     ):
         p = train.add_parser(name, help=help_text)
         p.add_argument("--corpus", type=Path, required=True)
-        p.add_argument("--out", type=Path, default=Path(out))
-        p.add_argument("--content", type=Path, default=Path("checkpoints/content_encoder"))
-        p.add_argument("--space", type=Path, default=Path("checkpoints/emotion_space"))
+        p.add_argument("--out", type=Path, default=CHECKPOINTS / out)
+        p.add_argument("--content", type=Path, default=CHECKPOINTS / CONTENT_ENCODER_DIR)
+        p.add_argument("--space", type=Path, default=CHECKPOINTS / EMOTION_SPACE_DIR)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--steps", type=int, default=steps)
         p.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
         if name == "generator":
-            p.add_argument("--sync", type=Path, default=Path("checkpoints/lip_sync"))
+            p.add_argument("--sync", type=Path, default=CHECKPOINTS / LIP_SYNC_DIR)
             p.add_argument("--kind", choices=("diffusion", "regression"), default="diffusion")
             p.add_argument("--prediction", choices=("sample", "epsilon"), default="sample",
                            help="what the denoiser predicts: the clean sequence or the noise")
@@ -358,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("evaluate", help="evaluate the models").add_subparsers(dest="eval_command", required=True)
     p = evaluate.add_parser("binding", help="emotion-space metrics on the test split")
-    p.add_argument("--space", type=Path, default=Path("checkpoints/emotion_space"))
+    p.add_argument("--space", type=Path, default=CHECKPOINTS / EMOTION_SPACE_DIR)
     p.add_argument("--corpus", type=Path, required=True)
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--out", type=Path, default=Path("docs"))
@@ -367,15 +440,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = evaluate.add_parser("generator", help="generator metrics on the test split (lips, sync, blinks, emotion)")
     p.add_argument("--corpus", type=Path, required=True)
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--generator", type=Path, default=Path("checkpoints/generator"))
-    p.add_argument("--regression", default="checkpoints/regression",
+    p.add_argument("--generator", type=Path, default=CHECKPOINTS / GENERATOR_DIR)
+    p.add_argument("--regression", default=str(CHECKPOINTS / REGRESSION_DIR),
                    help="the regression baseline ('' to leave it out)")
-    p.add_argument("--sync", type=Path, default=Path("checkpoints/lip_sync"))
-    p.add_argument("--content", type=Path, default=Path("checkpoints/content_encoder"))
-    p.add_argument("--space", type=Path, default=Path("checkpoints/emotion_space"))
+    p.add_argument("--sync", type=Path, default=CHECKPOINTS / LIP_SYNC_DIR)
+    p.add_argument("--content", type=Path, default=CHECKPOINTS / CONTENT_ENCODER_DIR)
+    p.add_argument("--space", type=Path, default=CHECKPOINTS / EMOTION_SPACE_DIR)
     p.add_argument("--limit", type=int, default=160, help="clips, balanced over the 8 emotions")
-    p.add_argument("--steps", type=int, default=25, help="fast sampler steps")
-    p.add_argument("--guidance", type=float, default=2.0)
+    # The report records the settings it ran with, so these are the vocabulary's values, not None.
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="fast sampler steps")
+    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     p.add_argument("--sweep-clips", type=int, default=80, help="clips of the guidance sweep")
     p.add_argument("--full-clips", type=int, default=16, help="clips also sampled with all 400 steps")
     p.add_argument("--seed", type=int, default=0)
@@ -391,10 +465,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", choices=("render", "generate", "e2e"),
                    help="render: rendering + encoding; generate: sampling alone; e2e: the whole pipeline")
     p.add_argument("--seconds", type=float, default=None, help="length of the benchmark clip (render 20, generate and e2e 10)")
-    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--size", type=int, default=None, help="video width and height in pixels (512)")
     p.add_argument("--avatar", default=None)
-    p.add_argument("--steps", type=int, default=25, help="generate/e2e: sampling steps")
-    p.add_argument("--checkpoints", type=Path, default=Path("checkpoints"), help="generate/e2e: checkpoint folder")
+    p.add_argument("--steps", type=int, default=None, help=f"generate/e2e: sampling steps ({DEFAULT_STEPS})")
+    p.add_argument("--speech", type=Path, default=None,
+                   help="generate/e2e: speech to time, repeated to --seconds (default: the clips in ./assets, "
+                        "else a synthetic speech-like signal)")
+    p.add_argument("--checkpoints", type=Path, default=None, help=f"generate/e2e: checkpoint folder ({CHECKPOINTS})")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="generate/e2e: default cuda when available")
     p.set_defaults(func=cmd_bench)
 
@@ -403,8 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output .mp4")
     p.add_argument("--motion-out", type=Path, default=None, help="also save the motion as .npz")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--emotion", default=None,
-                        help="neutral happy sad angry fearful disgusted surprised contemptuous")
+    source.add_argument("--emotion", default=None, help=" ".join(EMOTIONS))
     source.add_argument("--text", default=None, help="describe the emotion in words, e.g. 'quietly furious'")
     source.add_argument("--emotion-audio", type=Path, default=None, help="borrow the emotion of this speech clip")
     source.add_argument("--reference-motion", type=Path, default=None,
@@ -412,14 +488,17 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--auto", action="store_true", help="the emotion heard in the input speech itself")
     p.add_argument("--intensity", type=int, default=None, choices=(1, 2, 3),
                    help="with --emotion: 1 weak .. 3 strong (2)")
-    p.add_argument("--guidance", type=float, default=2.0, help="emotion guidance weight (0.5-3 typical)")
-    p.add_argument("--steps", type=int, default=25, help="sampling steps")
+    p.add_argument("--guidance", type=float, default=None,
+                   help=f"emotion guidance weight (0.5-3 typical; {DEFAULT_GUIDANCE:g})")
+    p.add_argument("--steps", type=int, default=None, help=f"sampling steps ({DEFAULT_STEPS})")
+    p.add_argument("--sampler", choices=SAMPLERS, default=None,
+                   help=f"ddim: deterministic, any step count; ddpm: ancestral ({DEFAULT_SAMPLER})")
     p.add_argument("--seed", type=int, default=0, help="another seed gives another take")
     p.add_argument("--avatar", default=None, help="Anny identity (see `avatars`)")
-    p.add_argument("--size", type=int, default=512, help="video width and height in pixels (even)")
+    p.add_argument("--size", type=int, default=None, help="video width and height in pixels (even; 512)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
-    p.add_argument("--checkpoints", type=Path, default=Path("checkpoints"), help="folder with the model checkpoints")
-    p.add_argument("--max-seconds", type=float, default=60.0, help="longest speech accepted")
+    p.add_argument("--checkpoints", type=Path, default=CHECKPOINTS, help="folder with the model checkpoints")
+    p.add_argument("--max-seconds", type=float, default=None, help="longest speech accepted (60)")
     p.set_defaults(func=cmd_generate)
     return parser
 

@@ -19,19 +19,39 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import Callable, Literal
 
 import numpy as np
 
+from emoanim.audio.io import is_silent, load_audio
 from emoanim.errors import EmoAnimError
+from emoanim.motion import Motion, export_csv, load_motion_file
+from emoanim.motion.plots import plot_curves
+from emoanim.render.clip import render_video
+from emoanim.render.renderer import RGB, RenderConfig, check_color
+from emoanim.render.video import check_frame_size, check_output_path
+from emoanim.rigs import FaceRig, load_rig
+from emoanim.rigs.arkit import AVATARS, DEFAULT_AVATAR
+from emoanim.timing import frames_for_duration
+from emoanim.vocabulary import (
+    CHECKPOINTS_DIR,
+    CONTENT_ENCODER_DIR,
+    DEFAULT_GUIDANCE,
+    DEFAULT_SAMPLER,
+    DEFAULT_STEPS,
+    EMOTION_SPACE_DIR,
+    GENERATOR_DIR,
+    GUIDANCE_RANGE,
+    MAX_STEPS,
+    MUX_SAMPLE_RATE,
+    SAMPLE_RATE,
+    SAMPLERS,
+)
 
-if TYPE_CHECKING:
-    from emoanim.motion import Motion
-
-SAMPLE_RATE = 16000  # what the content and emotion encoders read
 MIN_SECONDS = 0.5  # the emotion encoder's shortest input
 SOURCE_KINDS = ("label", "text", "audio", "motion", "auto")
-MOTION_SUFFIXES = (".npz", ".csv", ".json")
+RENDERED_RIG = "arkit"  # the rig the pipeline renders (FLAME needs its licensed model file: use the CLI)
+MAX_SEED = 2**32 - 1
 
 ProgressFn = Callable[[float, str], None]  # (fraction done 0..1, stage description)
 SourceKind = Literal["label", "text", "audio", "motion", "auto"]
@@ -44,20 +64,25 @@ SourceKind = Literal["label", "text", "audio", "motion", "auto"]
 
 @dataclass
 class AnimatorConfig:
-    """Limits and defaults of an ``Animator``."""
+    """Limits and defaults of an ``Animator`` (checked when made). Calls that pass None use these."""
 
     max_seconds: float = 60.0  # longest input (and reference) speech accepted
     device: str = "cpu"  # where the content encoder and generator run
     avatar: str | None = None  # default Anny identity (None = the rig's default, 'alex')
     size: int = 512  # default video width and height, pixels
-    guidance: float = 2.0
-    steps: int = 25
-    background: tuple[int, int, int] | None = None  # None = the renderer's default
+    guidance: float = DEFAULT_GUIDANCE  # classifier-free guidance weight
+    steps: int = DEFAULT_STEPS  # sampling steps
+    sampler: str = DEFAULT_SAMPLER  # "ddim" or "ddpm"
+    background: RGB | None = None  # video background, RGB in [0, 1]; None = RenderConfig's
 
     def __post_init__(self) -> None:
         if not (self.max_seconds > 0 and math.isfinite(self.max_seconds)):
             raise EmoAnimError(f"max_seconds must be a positive number, got {self.max_seconds}")
-        check_size(self.size)
+        check_frame_size(self.size, self.size)
+        check_avatar(self.avatar)
+        check_sampling(self.guidance, self.steps, 0, self.sampler)
+        if self.background is not None:
+            self.background = check_color(self.background)
 
 
 @dataclass
@@ -113,6 +138,16 @@ class EmotionSource:
 Blend = tuple[EmotionSource, float]  # (second source, its weight 0..1); the first gets 1 - weight
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """How a take was sampled: what ``check_sampling`` returns and ``Result.sampling`` reports."""
+
+    guidance: float  # classifier-free guidance weight
+    steps: int  # sampling steps
+    seed: int  # another seed gives another take
+    sampler: str  # "ddim" or "ddpm"
+
+
 @dataclass
 class Exports:
     npz: Path
@@ -126,44 +161,72 @@ class Result:
     video: Path | None
     style: np.ndarray  # the emotion embedding the motion was sampled with
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
-
-
-def check_size(size: int) -> int:
-    if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
-        raise EmoAnimError(f"the video size must be a whole number of pixels, got {size!r}")
-    if not 64 <= size <= 2048 or size % 2:
-        raise EmoAnimError(f"the video size must be an even number of pixels from 64 to 2048, got {size}")
-    return int(size)
+    sampling: Sampling | None = None  # the settings the motion was sampled with
 
 
 def check_avatar(avatar: str | None) -> str | None:
-    from emoanim.rigs.arkit import AVATARS
-
     if avatar is not None and avatar not in AVATARS:
         raise EmoAnimError(f"unknown avatar '{avatar}'; choose one of: {', '.join(AVATARS)}")
     return avatar
 
 
-def check_sampling(guidance: float, steps: int, seed: int) -> tuple[float, int, int]:
+def _whole(value, what: str, low: int, high: int) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not low <= value <= high:
+        raise EmoAnimError(f"{what} must be a whole number from {low} to {high}, got {value!r}")
+    return int(value)
+
+
+def check_sampling(guidance: float, steps: int, seed: int, sampler: str) -> Sampling:
+    """The one check of the sampling settings every front-end passes (before any slow work)."""
     try:
         guidance = float(guidance)
     except (TypeError, ValueError):
         raise EmoAnimError(f"the guidance weight must be a number, got {guidance!r}") from None
-    if not (0.0 <= guidance <= 10.0):
-        raise EmoAnimError(f"the guidance weight must be between 0 and 10 (2 is typical), got {guidance:g}")
-    if isinstance(steps, float) and steps.is_integer():
-        steps = int(steps)
-    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or not 1 <= steps <= 1000:
-        raise EmoAnimError(f"the number of sampling steps must be a whole number from 1 to 1000, got {steps!r}")
-    if isinstance(seed, float) and seed.is_integer():
-        seed = int(seed)
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32:
-        raise EmoAnimError(f"the seed must be a whole number from 0 to {2**32 - 1}, got {seed!r}")
-    return guidance, int(steps), int(seed)
+    low, high = GUIDANCE_RANGE
+    if not low <= guidance <= high:
+        raise EmoAnimError(f"the guidance weight must be between {low:g} and {high:g} "
+                           f"({DEFAULT_GUIDANCE:g} is typical), got {guidance:g}")
+    if sampler not in SAMPLERS:
+        raise EmoAnimError(f"unknown sampler {sampler!r}; choose one of: {', '.join(SAMPLERS)}")
+    return Sampling(guidance, _whole(steps, "the number of sampling steps", 1, MAX_STEPS),
+                    _whole(seed, "the seed", 0, MAX_SEED), sampler)
+
+
+def check_speech(wave: np.ndarray, what: str, max_seconds: float) -> np.ndarray:
+    """The one check of input speech (16 kHz, from a file or an array) -> float32 [N] in [-1, 1]."""
+    wave = np.asarray(wave, np.float32)
+    if wave.ndim != 1 or wave.size == 0:
+        raise EmoAnimError(f"{what} must be a non-empty mono 16 kHz array [N], got shape {list(wave.shape)}")
+    if not np.isfinite(wave).all():
+        raise EmoAnimError(f"{what} contains NaN or infinite samples")
+    seconds = wave.size / SAMPLE_RATE
+    if seconds > max_seconds + 0.05:
+        raise EmoAnimError(f"{what} is {seconds:.1f} s long, but the limit is {max_seconds:g} s: trim it")
+    if seconds < MIN_SECONDS:
+        raise EmoAnimError(f"{what} is too short ({seconds:.2f} s): give at least {MIN_SECONDS:g} s")
+    if is_silent(wave):
+        raise EmoAnimError(f"{what} is silent (below -50 dBFS): record or upload a clip with speech in it")
+    return np.clip(wave, -1.0, 1.0)
+
+
+def check_renderable(rig: str) -> None:
+    if rig != RENDERED_RIG:
+        raise EmoAnimError(f"the pipeline renders '{RENDERED_RIG}' motion, not '{rig}': export the motion and use "
+                           f"`python -m emoanim render --rig {rig}`")
+
+
+def check_output(path: str | Path, suffix: str) -> Path:
+    """An output file's suffix and place, checked before the slow parts."""
+    path = Path(path)
+    if path.suffix.lower() != suffix:
+        raise EmoAnimError(f"the output {path} should end in {suffix}")
+    return check_output_path(path)
 
 
 def default_device() -> str:
-    import torch
+    import torch  # lazy: start-up time
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -226,94 +289,58 @@ class Animator:
         if getattr(space, "rig", generator.rig) != generator.rig:
             raise EmoAnimError(
                 f"the emotion space reads '{space.rig}' motion but the generator makes '{generator.rig}'")
-        self._rigs: dict[str | None, object] = {}
+        self._rigs: dict[str, FaceRig] = {}
         self._rig_lock = threading.Lock()
         self._render_lock = threading.Lock()  # one GL context at a time
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path = "checkpoints", device: str | None = None,
+    def from_pretrained(cls, folder: str | Path = CHECKPOINTS_DIR, device: str | None = None,
                         config: AnimatorConfig | None = None) -> "Animator":
-        """Load ``folder/emotion_space``, ``folder/content_encoder`` and ``folder/generator``."""
-        from emoanim.binding.space import EmotionSpace
-
+        """Load the emotion space, content encoder and generator in ``folder`` (vocabulary's *_DIR)."""
         folder = Path(folder)
         if not folder.is_dir():
             raise EmoAnimError(f"checkpoint folder not found: {folder}")
         device = device or default_device()
         if device.startswith("cuda"):
-            import torch
+            import torch  # lazy: start-up time
 
             if not torch.cuda.is_available():
                 raise EmoAnimError("--device cuda was asked for, but no CUDA GPU is available: use --device cpu")
         elif device != "cpu":
             raise EmoAnimError(f"unknown device '{device}'; use cpu or cuda")
-        for part in ("emotion_space", "content_encoder", "generator"):
+        for part in (EMOTION_SPACE_DIR, CONTENT_ENCODER_DIR, GENERATOR_DIR):
             if not (folder / part).is_dir():
                 raise EmoAnimError(
                     f"no {part.replace('_', ' ')} checkpoint in {folder / part}: see checkpoints/README.md")
-        try:
-            from emoanim.audio.content import load_content_encoder
-            from emoanim.diffusion import MotionGenerator
-        except ImportError as exc:  # pragma: no cover - part of the package
-            raise EmoAnimError(f"the generator code is missing from this install ({exc})") from None
+        # lazy: start-up time (torch); the front-ends import this module to parse their options
+        from emoanim.audio.content import load_content_encoder
+        from emoanim.binding.space import EmotionSpace
+        from emoanim.diffusion import MotionGenerator
+
         config = config or AnimatorConfig()
         config.device = device
-        space = EmotionSpace.from_pretrained(folder / "emotion_space")
-        content = load_content_encoder(folder / "content_encoder", device=device)  # ours, or a HuBERT folder
-        generator = MotionGenerator.from_pretrained(folder / "generator", device=device)
+        space = EmotionSpace.from_pretrained(folder / EMOTION_SPACE_DIR)
+        content = load_content_encoder(folder / CONTENT_ENCODER_DIR, device=device)  # ours, or a HuBERT folder
+        generator = MotionGenerator.from_pretrained(folder / GENERATOR_DIR, device=device)
         return cls(space, content, generator, config)
 
     # ---- stage 1: audio ----------------------------------------------------------------------
 
     def read_audio(self, audio: str | Path | np.ndarray, what: str = "the speech") -> np.ndarray:
         """A file (any format, rate, channel count) or a 16 kHz mono array -> float32 [N] at 16 kHz."""
-        from emoanim.audio.io import is_silent, load_audio
-
         if audio is None:
             raise EmoAnimError(f"no audio given for {what}: upload or record a voice clip")
         if isinstance(audio, (str, Path)):
-            wave = load_audio(audio, SAMPLE_RATE, max_seconds=self.config.max_seconds)
-        else:
-            wave = np.asarray(audio, np.float32)
-            if wave.ndim != 1 or wave.size == 0:
-                raise EmoAnimError(f"{what} must be a non-empty mono 16 kHz array [N], got shape {list(wave.shape)}")
-            if not np.isfinite(wave).all():
-                raise EmoAnimError(f"{what} contains NaN or infinite samples")
-            seconds = wave.size / SAMPLE_RATE
-            if seconds > self.config.max_seconds + 0.05:
-                raise EmoAnimError(f"{what} is {seconds:.1f} s long, but the limit is {self.config.max_seconds:g} s: "
-                                   "trim it")
-            wave = np.clip(wave, -1.0, 1.0)
-        if wave.size < MIN_SECONDS * SAMPLE_RATE:
-            raise EmoAnimError(
-                f"{what} is too short ({wave.size / SAMPLE_RATE:.2f} s): give at least {MIN_SECONDS:g} s")
-        if is_silent(wave):
-            raise EmoAnimError(f"{what} is silent (below -50 dBFS): record or upload a clip with speech in it")
-        return wave
+            audio = load_audio(audio, SAMPLE_RATE, max_seconds=self.config.max_seconds)
+        return check_speech(audio, what, self.config.max_seconds)
 
     # ---- stage 2: emotion --------------------------------------------------------------------
 
-    def load_reference_motion(self, path: str | Path):
-        """A reference motion file: .npz (never unpickled), Live Link Face .csv or .json."""
-        from emoanim.motion import load_csv, load_json, load_motion
-
+    def load_reference_motion(self, path: str | Path) -> Motion:
+        """A reference motion file of this model's rig: .npz (never unpickled), Live Link Face .csv or .json."""
         if path is None:
             raise EmoAnimError("no reference motion file given: upload a .npz, .csv or .json motion")
-        path = Path(path)
-        suffix = path.suffix.lower()
-        rig = self.generator.rig
-        if suffix == ".npz":
-            motion = load_motion(path, expect_rig=rig)
-        elif suffix == ".csv":
-            motion = load_csv(path)
-        elif suffix == ".json":
-            motion = load_json(path, expect_rig=rig)
-        else:
-            raise EmoAnimError(f"{path.name} is not a motion file: give a {', '.join(MOTION_SUFFIXES)} motion "
-                               "(e.g. one this app exported)")
-        if motion.rig != rig:
-            raise EmoAnimError(f"the reference motion is for the '{motion.rig}' rig; this model animates '{rig}'")
-        return motion
+        return load_motion_file(path, expect_rig=self.generator.rig)
 
     def embed_source(self, source: EmotionSource, speech: np.ndarray | None = None) -> np.ndarray:
         """One emotion source -> unit vector. ``speech`` (16 kHz) is the input, for ``auto``."""
@@ -353,19 +380,24 @@ class Animator:
 
     # ---- stage 3: motion ---------------------------------------------------------------------
 
+    def sampling(self, guidance: float | None = None, steps: int | None = None, seed: int = 0,
+                 sampler: str | None = None) -> Sampling:
+        """The checked sampling settings of a call: each None is this animator's config value."""
+        c = self.config
+        return check_sampling(c.guidance if guidance is None else guidance, c.steps if steps is None else steps,
+                              seed, c.sampler if sampler is None else sampler)
+
     def animate(self, audio: str | Path | np.ndarray, source: EmotionSource, guidance: float | None = None,
                 steps: int | None = None, seed: int = 0, blend: Blend | None = None,
-                progress: ProgressFn | None = None, timings: dict[str, float] | None = None):
+                progress: ProgressFn | None = None, timings: dict[str, float] | None = None,
+                sampler: str | None = None) -> Motion:
         """Speech (file or 16 kHz array) + emotion -> ``Motion`` lasting as long as the speech."""
-        motion, _ = self._animate(audio, source, guidance, steps, seed, blend, _Stages(progress, timings))
+        sampling = self.sampling(guidance, steps, seed, sampler)
+        motion, _ = self._animate(audio, source, sampling, blend, _Stages(progress, timings))
         return motion
 
-    def _animate(self, audio, source, guidance, steps, seed, blend, stages: _Stages):
-        from emoanim.motion import Motion
-        from emoanim.timing import frames_for_duration
-
-        guidance, steps, seed = check_sampling(
-            self.config.guidance if guidance is None else guidance, self.config.steps if steps is None else steps, seed)
+    def _animate(self, audio, source: EmotionSource, sampling: Sampling, blend: Blend | None,
+                 stages: _Stages) -> tuple[Motion, np.ndarray]:
         stages.start("audio read", 0.0, "reading audio")
         wave = self.read_audio(audio)
         stages.start("emotion embed", 0.04, "embedding emotion")
@@ -373,13 +405,13 @@ class Animator:
         stages.start("content encode", 0.08, "encoding speech")
         content = self.content_encoder.encode(wave)
         num_frames = frames_for_duration(wave.size / SAMPLE_RATE, self.generator.fps)
-        stages.start("sampling", 0.12, f"sampling step 0/{steps}")
+        stages.start("sampling", 0.12, f"sampling step 0/{sampling.steps}")
 
         def on_step(done: int, total: int) -> None:
             stages.report(0.12 + 0.88 * done / max(total, 1), f"sampling step {done}/{total}")
 
-        params = self.generator.sample(content, style, num_frames, guidance=guidance, steps=steps, seed=seed,
-                                       callback=on_step)
+        params = self.generator.sample(content, style, num_frames, guidance=sampling.guidance, steps=sampling.steps,
+                                       sampler=sampling.sampler, seed=sampling.seed, callback=on_step)
         stages.stop()
         params = np.asarray(params, np.float32)
         expected = (num_frames, len(self.generator.param_names))
@@ -390,34 +422,28 @@ class Animator:
 
     # ---- stage 4: video ----------------------------------------------------------------------
 
-    def rig(self, avatar: str | None = None):
-        """The face rig for ``avatar`` (built once, then cached)."""
-        from emoanim.rigs import load_rig
-
-        avatar = avatar or self.config.avatar
+    def rig(self, avatar: str | None = None) -> FaceRig:
+        """The face rig the pipeline renders, for ``avatar`` (built once, then cached)."""
+        avatar = check_avatar(avatar or self.config.avatar) or DEFAULT_AVATAR
         with self._rig_lock:
             if avatar not in self._rigs:
-                if self.generator.rig != "arkit":
-                    raise EmoAnimError(f"rendering the '{self.generator.rig}' rig is not supported by the pipeline; "
-                                       "export the motion and use `python -m emoanim render`")
-                self._rigs[avatar] = load_rig("arkit", avatar=avatar)
+                self._rigs[avatar] = load_rig(RENDERED_RIG, avatar=avatar)
             return self._rigs[avatar]
 
-    def render(self, motion, audio: str | Path | np.ndarray | None, out_mp4: str | Path, avatar: str | None = None,
-               size: int | None = None, progress: ProgressFn | None = None,
+    def render_config(self, size: int | None = None) -> RenderConfig:
+        """How this animator's videos look: ``size`` (None = the config's) and the config's background."""
+        background = self.config.background
+        return RenderConfig.square(self.config.size if size is None else size,
+                                   **({} if background is None else {"background": background}))
+
+    def render(self, motion: Motion, audio: str | Path | np.ndarray | None, out_mp4: str | Path,
+               avatar: str | None = None, size: int | None = None, progress: ProgressFn | None = None,
                timings: dict[str, float] | None = None) -> Path:
         """Render ``motion`` on an avatar to an H.264/AAC MP4 with ``audio`` (a file, or 16 kHz array)."""
-        return self._render(motion, audio, out_mp4, avatar, size, _Stages(progress, timings))
+        return self._render(motion, audio, out_mp4, avatar, self.render_config(size), _Stages(progress, timings))
 
-    def _render(self, motion, audio, out_mp4, avatar, size, stages: _Stages) -> Path:
-        from emoanim.audio.io import load_audio
-        from emoanim.render.clip import MUX_SAMPLE_RATE, render_video
-        from emoanim.render.renderer import RenderConfig
-
-        size = check_size(self.config.size if size is None else size)
-        config = RenderConfig(width=size, height=size)
-        if self.config.background is not None:
-            config = RenderConfig(width=size, height=size, background=self.config.background)
+    def _render(self, motion: Motion, audio, out_mp4, avatar, config: RenderConfig, stages: _Stages) -> Path:
+        check_renderable(motion.rig)
         rig = self.rig(avatar)
         if audio is None:
             wave, rate = None, MUX_SAMPLE_RATE
@@ -425,7 +451,6 @@ class Animator:
             wave, rate = load_audio(audio, MUX_SAMPLE_RATE, max_seconds=self.config.max_seconds), MUX_SAMPLE_RATE
         else:
             wave, rate = np.asarray(audio, np.float32), SAMPLE_RATE  # ffmpeg resamples to 48 kHz for AAC
-        params = motion.for_rig().params if motion.rig == "arkit" else motion.params
 
         def on_frame(done: int, total: int) -> None:
             if done == 1 or done == total or done % 5 == 0:
@@ -436,8 +461,8 @@ class Animator:
         with self._render_lock:
             stages.start("rendering", 0.0, "rendering frames")
             try:
-                out = render_video(rig, params, motion.fps, out_mp4, audio=wave, sample_rate=rate, config=config,
-                                   progress=on_frame)
+                out = render_video(rig, motion.for_rig().params, motion.fps, out_mp4, audio=wave, sample_rate=rate,
+                                   config=config, progress=on_frame)
             finally:
                 stages.stop()
         stages.report(1.0, "done")
@@ -448,22 +473,24 @@ class Animator:
     def generate(self, audio: str | Path | np.ndarray, source: EmotionSource, out_mp4: str | Path | None,
                  *, motion_out: str | Path | None = None, guidance: float | None = None, steps: int | None = None,
                  seed: int = 0, blend: Blend | None = None, avatar: str | None = None, size: int | None = None,
-                 progress: ProgressFn | None = None) -> Result:
+                 progress: ProgressFn | None = None, sampler: str | None = None) -> Result:
         """``animate`` then ``render`` (skipped when ``out_mp4`` is None); optionally save the motion."""
+        # Everything that can be checked is checked before the slow parts.
+        sampling = self.sampling(guidance, steps, seed, sampler)
+        config = self.render_config(size)
+        if out_mp4 is not None:
+            check_output(out_mp4, ".mp4")
+            check_renderable(self.generator.rig)
+            check_avatar(avatar)
+        if motion_out is not None:
+            check_output(motion_out, ".npz")
         timings: dict[str, float] = {}
         stages = _Stages(progress, timings)
-        if size is not None or out_mp4 is not None:
-            check_size(self.config.size if size is None else size)  # fail before the slow parts
-        if out_mp4 is not None:
-            _check_output(out_mp4, ".mp4")
-            check_avatar(avatar or self.config.avatar)
-        if motion_out is not None:
-            _check_output(motion_out, ".npz")
         share = 0.5 if out_mp4 is not None else 1.0
-        motion, style = self._animate(audio, source, guidance, steps, seed, blend, stages.sub(0.0, share))
+        motion, style = self._animate(audio, source, sampling, blend, stages.sub(0.0, share))
         video = None
         if out_mp4 is not None:
-            video = self._render(motion, audio, out_mp4, avatar, size, stages.sub(share, 1.0))
+            video = self._render(motion, audio, out_mp4, avatar, config, stages.sub(share, 1.0))
         if motion_out is not None:
             try:
                 motion.save(motion_out)
@@ -471,74 +498,17 @@ class Animator:
                 if video is not None:  # all or nothing
                     video.unlink(missing_ok=True)
                 raise
-        return Result(motion, video, style, timings)
+        return Result(motion, video, style, timings, sampling)
 
-    def export(self, motion, folder: str | Path, stem: str = "motion") -> Exports:
+    def export(self, motion: Motion, folder: str | Path, stem: str = "motion") -> Exports:
         """Write ``stem.npz``, ``stem.csv`` (Live Link Face, arkit only) and ``stem_curves.png``."""
-        from emoanim.motion import export_csv
-
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         npz = motion.save(folder / f"{stem}.npz")
         csv = export_csv(motion, folder / f"{stem}.csv") if motion.rig == "arkit" else None
         plot = plot_curves(motion, folder / f"{stem}_curves.png")
-        return Exports(Path(npz), None if csv is None else Path(csv), plot)
+        return Exports(Path(npz), None if csv is None else Path(csv), Path(plot))
 
 
-def _check_output(path: str | Path, suffix: str) -> None:
-    path = Path(path)
-    if path.suffix.lower() != suffix:
-        raise EmoAnimError(f"the output {path} should end in {suffix}")
-    if path.is_dir():
-        raise EmoAnimError(f"the output {path} is a folder: give a file name")
-    if not path.parent.is_dir():
-        raise EmoAnimError(f"output folder does not exist: {path.parent}")
-
-
-# --------------------------------------------------------------------------------------------
-# Curves plot
-# --------------------------------------------------------------------------------------------
-
-CURVE_GROUPS: tuple[tuple[str, tuple[tuple[str, Sequence[str]], ...]], ...] = (
-    ("jaw", (("jawOpen", ("jawOpen",)),)),
-    ("smile", (("smile", ("mouthSmileLeft", "mouthSmileRight")), ("frown", ("mouthFrownLeft", "mouthFrownRight")))),
-    ("blink", (("blink", ("eyeBlinkLeft", "eyeBlinkRight")),)),
-    ("brows", (("inner up", ("browInnerUp",)), ("down", ("browDownLeft", "browDownRight")),
-               ("outer up", ("browOuterUpLeft", "browOuterUpRight")))),
-    ("head (deg)", (("yaw", ("headYaw",)), ("pitch", ("headPitch",)), ("roll", ("headRoll",)))),
-)
-
-
-def plot_curves(motion, path: str | Path, dpi: int = 100) -> Path:
-    """A PNG of the main curves over time: jaw, smile, blink, brows and head rotation."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure  # no pyplot: no global state, safe in threads
-
-    from emoanim.fileio import atomic_write
-
-    t = motion.frame_times()
-    names = list(motion.names)
-    fig = Figure(figsize=(8, 6.5), dpi=dpi, layout="constrained")
-    axes = fig.subplots(len(CURVE_GROUPS), 1, sharex=True)
-    for ax, (title, curves) in zip(axes, CURVE_GROUPS):
-        for label, columns in curves:
-            present = [names.index(c) for c in columns if c in names]
-            if not present:
-                continue
-            y = motion.params[:, present].mean(axis=1)
-            ax.plot(t, np.degrees(y) if title.startswith("head") else y, lw=1.2, label=label)
-        ax.set_ylabel(title)
-        if not title.startswith("head"):  # weights: same scale in every take, so takes compare
-            low, high = ax.get_ylim()
-            ax.set_ylim(min(low, -0.05), max(high, 1.05))
-        ax.grid(alpha=0.3)
-        if len(curves) > 1:
-            ax.legend(loc="upper right", fontsize=7, ncols=len(curves))
-    axes[-1].set_xlabel("time (s)")
-    fig.suptitle(f"{motion.rig} motion, {motion.num_frames} frames at {motion.fps:g} fps", fontsize=10)
-    return atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
-
-
-__all__ = ["Animator", "AnimatorConfig", "EmotionSource", "Exports", "Result", "plot_curves", "default_device"]
+__all__ = ["Animator", "AnimatorConfig", "EmotionSource", "Exports", "Result", "Sampling", "check_sampling",
+           "default_device"]

@@ -115,6 +115,7 @@ MAX_STEPS = 1000  # most sampling steps accepted from a user
 
 # ---- checkpoint layout (sub-folders of a checkpoint folder such as ``checkpoints/``) -----------
 
+CHECKPOINTS_DIR = "checkpoints"  # the checkpoint folder the front-ends load by default
 EMOTION_SPACE_DIR = "emotion_space"
 CONTENT_ENCODER_DIR = "content_encoder"
 GENERATOR_DIR = "generator"

@@ -1,5 +1,3 @@
-import os
-
 import pytest
 
 # Choose the GL platform before any test module imports pyrender/OpenGL.
@@ -11,11 +9,3 @@ def arkit_rig():
     from emoanim.rigs import load_rig
 
     return load_rig("arkit")
-
-
-@pytest.fixture(scope="session")
-def tmp_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
-os.environ.setdefault("EMOANIM_TEST", "1")

@@ -17,8 +17,10 @@ gr = pytest.importorskip("gradio")
 from gradio_client import Client, handle_file  # noqa: E402
 
 from emoanim.audio import save_wav  # noqa: E402
+from emoanim.pipeline import AnimatorConfig  # noqa: E402
+from emoanim.vocabulary import DEFAULT_GUIDANCE, DEFAULT_STEPS  # noqa: E402
 from tools.browser import (  # noqa: E402
-    find_chromium, launch_chromium, serve, set_steps, upload_speech, wait_for_video)
+    MISSING, find_chromium, launch_chromium, serve, set_steps, upload_speech, wait_for_video)
 from tools.probe import probe_media  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +55,7 @@ def _args(audio, **overrides):
     return args
 
 
+@pytest.mark.slow
 def test_api_generate_returns_playable_mp4(client):
     video, npz, csv, plot, info = client.predict(**_args(ASSETS / "sad.mp3", blend_weight=0.3, guidance=1.5),
                                                  api_name="/generate")
@@ -64,6 +67,7 @@ def test_api_generate_returns_playable_mp4(client):
     assert "happy" in info and "blended 30%" in info
 
 
+@pytest.mark.slow
 def test_api_reference_motion_and_audio_sources(client, tmp_path):
     _, npz, _, _, _ = client.predict(**_args(ASSETS / "happy.ogg"), api_name="/generate")
     video, *_ = client.predict(**_args(ASSETS / "happy.ogg", source_kind="Borrow from a motion file",
@@ -109,6 +113,18 @@ def test_request_folders_are_cleaned_up(tmp_path):
     shutil.rmtree(outputs.root)
 
 
+def test_defaults_come_from_one_place(monkeypatch):
+    import app
+
+    demo = app.build_demo(lambda: None, examples=False)  # never called: nothing is loaded
+    values = {c["props"].get("elem_id"): c["props"].get("value") for c in demo.config["components"]}
+    assert (values["guidance"], values["steps"]) == (DEFAULT_GUIDANCE, DEFAULT_STEPS)
+    monkeypatch.setenv("EMOANIM_SIZE", "256")
+    monkeypatch.delenv("EMOANIM_MAX_SECONDS", raising=False)
+    config = app.default_config()
+    assert config.size == 256 and config.max_seconds == AnimatorConfig().max_seconds
+
+
 # ---- a real browser -------------------------------------------------------------------------
 
 
@@ -117,7 +133,7 @@ def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = find_chromium()
     if executable is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium; `make test` does it)")
+        pytest.skip(MISSING)
     with sync_api.sync_playwright() as p:
         browser = launch_chromium(p, executable)
         yield browser
@@ -135,6 +151,7 @@ def page(browser, server):
     context.close()
 
 
+@pytest.mark.slow
 def test_browser_generate_plays_video(page, tmp_path):
     upload_speech(page, ASSETS / "happy.ogg")
     page.locator("#emotion input").click()

@@ -217,12 +217,15 @@ def test_config_round_trip_and_save_load(encoder, tmp_path):
     assert isinstance(rebuilt.config.features, AudioFeatureConfig)
     with pytest.raises(EmoAnimError, match="unknown audio encoder settings"):
         AudioEmotionEncoder.from_config({**as_json, "bogus": 1})
-    with pytest.raises(EmoAnimError, match="unknown audio feature settings"):
+    with pytest.raises(EmoAnimError, match="unknown audio encoder features settings: n_mel"):
         AudioEmotionEncoder.from_config({**as_json, "features": {"n_mel": 40}})
+    with pytest.raises(EmoAnimError, match="builds a 'wav2vec2' audio encoder"):
+        AudioEmotionEncoder.from_config({"kind": "wav2vec2", "path": "somewhere"})
     # Buffers derived from the config (filterbank, scales, positions) are not saved.
     assert all(not k.startswith(("scale", "pos")) for k in encoder.state_dict())
 
     encoder.save_pretrained(tmp_path / "compact")
+    assert json.loads((tmp_path / "compact" / "audio_encoder.json").read_text())["kind"] == "compact"
     loaded = load_audio_encoder("compact", tmp_path / "compact")
     wave = torch.from_numpy(speechlike(1.5, seed=8))[None]
     with torch.no_grad():

@@ -121,3 +121,74 @@ def test_unwritable_output(tmp_path, capsys, motion_file):
     blocker.write_text("x")
     code, err = run_cli(capsys, "render", "--motion", motion_file, "--out", blocker / "out.mp4", "--size", "64")
     assert code != 0 and err.startswith("error: ") and "folder" in err
+
+
+def test_help_loads_no_heavy_library():
+    code = ("import sys\nfrom emoanim.cli import build_parser\nbuild_parser().format_help()\n"
+            "print(sorted(m for m in ('torch', 'pyrender', 'OpenGL', 'gradio', 'matplotlib', 'PIL', 'transformers')"
+            " if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def legacy_copy(folder: Path, to: Path, renames: dict[str, str]) -> Path:
+    """A copy of checkpoint ``folder`` as EmoAnim 0.1 saved it: training results in config.json under
+    ``metrics`` and the weights under their old names (``renames``: old prefix -> new prefix)."""
+    import json
+
+    from safetensors.numpy import load_file, save_file
+
+    to.mkdir(parents=True)
+    config = json.loads((folder / "config.json").read_text())
+    config["metrics"] = {"test": {"accuracy": 0.5}, "command": "python -m emoanim train ..."}
+    (to / "config.json").write_text(json.dumps(config))
+    old = {new: old for old, new in renames.items()}
+    state = {next((old[p] + k[len(p):] for p in old if k.startswith(p)), k): v
+             for k, v in load_file(str(folder / "model.safetensors")).items()}
+    save_file(state, str(to / "model.safetensors"))
+    return to
+
+
+def test_checkpoints_upgrade(tmp_path, capsys):
+    import json
+
+    from safetensors.numpy import load_file
+
+    from emoanim.binding.space import LEGACY_KEYS, EmotionSpace
+
+    shipped = ROOT / "checkpoints"
+    space = legacy_copy(shipped / "emotion_space", tmp_path / "ckpt" / "emotion_space", LEGACY_KEYS)
+    legacy_copy(shipped / "lip_sync", tmp_path / "ckpt" / "lip_sync", {})
+    (tmp_path / "ckpt" / "notes").mkdir()  # not a checkpoint: left alone
+    assert main(["checkpoints", "upgrade", str(tmp_path / "ckpt")]) == 0
+    out = capsys.readouterr().out
+    assert f"{space}: moved metrics from config.json to training.json; renamed 8 weights" in out
+    assert f"{tmp_path / 'ckpt' / 'lip_sync'}: moved metrics" in out and "notes" not in out
+    assert json.loads((space / "config.json").read_text()) == json.loads(
+        (shipped / "emotion_space" / "config.json").read_text())
+    assert json.loads((space / "training.json").read_text())["test"] == {"accuracy": 0.5}
+    upgraded, reference = load_file(str(space / "model.safetensors")), load_file(
+        str(shipped / "emotion_space" / "model.safetensors"))
+    assert upgraded.keys() == reference.keys()
+    assert all(np.array_equal(upgraded[k], reference[k]) for k in reference)  # values untouched
+    assert EmotionSpace.from_pretrained(space).rig == "arkit"
+    assert main(["checkpoints", "upgrade", str(space)]) == 0  # once: a second run changes nothing
+    assert capsys.readouterr().out.strip() == f"{space}: up to date"
+    assert main(["checkpoints", "upgrade", str(tmp_path / "ckpt" / "notes")]) == 2
+    assert "no checkpoint in" in capsys.readouterr().err
+
+
+def test_bench_speech_without_assets(tmp_path, monkeypatch):
+    from emoanim.audio.io import is_silent
+    from emoanim.bench import speech_clips
+    from emoanim.pipeline import check_speech
+
+    monkeypatch.chdir(tmp_path)  # as an installed package sees it: no ./assets
+    (clip,), what = speech_clips()
+    assert what.startswith("synthetic")
+    assert not is_silent(clip) and np.abs(clip).max() <= 1.0
+    check_speech(clip, "the synthetic speech", 60.0)  # the pipeline accepts it
+    save_wav(tmp_path / "mine.wav", clip[:8000], 16000)
+    (mine,), what = speech_clips(tmp_path / "mine.wav")
+    assert what.endswith("mine.wav") and len(mine) == 8000

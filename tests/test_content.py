@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from emoanim.data import tts
 from emoanim.vocabulary import PHONES, PhoneSegment
 from emoanim.data.synth import split_voices
 from emoanim.errors import EmoAnimError
+from emoanim.persistence import read_training
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "content_encoder"
 
@@ -50,6 +52,19 @@ def test_untrained_encoder_shapes_and_batch_invariance():
     assert mask.sum(1).tolist() == [51, len(enc.encode(b))]
     assert np.allclose(batch[1, : mask[1].sum()].numpy(), enc.encode(b), atol=1e-5)
     assert np.allclose(enc.encode(a * 0.1), ca, atol=1e-4)  # level-invariant
+
+
+def test_save_and_load_keep_architecture_and_training_apart(tmp_path):
+    torch.manual_seed(0)
+    enc = ContentEncoder(ContentEncoderConfig(hidden=32, dilations=(1, 2))).eval()
+    enc.save_pretrained(tmp_path, training={"test": {"frame_accuracy": 0.7}})
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["kind"] == "ppg" and config["hidden"] == 32 and "metrics" not in config
+    assert read_training(tmp_path) == {"test": {"frame_accuracy": 0.7}}
+    loaded = load_content_encoder(tmp_path)
+    assert isinstance(loaded, ContentEncoder) and loaded.config == enc.config
+    wave = np.random.default_rng(1).standard_normal(8000).astype(np.float32) * 0.1
+    np.testing.assert_allclose(loaded.encode(wave), enc.encode(wave), atol=2e-2)  # fp16 weights
 
 
 @pytest.mark.skipif(not (SHIPPED / "model.safetensors").is_file(), reason="no shipped content encoder")

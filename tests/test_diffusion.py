@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,14 +10,17 @@ import pytest
 import torch
 
 from emoanim.binding.space import EmotionSpace
-from emoanim.vocabulary import label_class
+from emoanim.data.generator_set import GeneratorData, mouth_names, param_stats
+from emoanim.diffusion import RegressionGenerator, load_generator
 from emoanim.diffusion.denoiser import Denoiser, DenoiserConfig, alignment_mask
-from emoanim.diffusion.generator import GeneratorConfig, MotionGenerator, window_starts
-from emoanim.diffusion.scheduler import DiffusionScheduler
-from emoanim.diffusion.sync_expert import LipSyncExpert, SyncExpertConfig, mouth_param_names
-from emoanim.train.generator import GeneratorData, GeneratorTrainConfig, fit_generator, param_stats
+from emoanim.diffusion.generator import GeneratorConfig, MotionGenerator
+from emoanim.diffusion.samplers import guided, repaint, sample_ddim, sample_ddpm, sample_windows, window_starts
+from emoanim.diffusion.scheduler import DiffusionScheduler, SchedulerConfig
+from emoanim.diffusion.sync_expert import LipSyncExpert, SyncExpertConfig
 from emoanim.errors import EmoAnimError
 from emoanim.rigs.arkit import ARKIT_PARAMS
+from emoanim.train.generator import GeneratorTrainConfig, fit_generator
+from emoanim.vocabulary import DEFAULT_GUIDANCE, label_class
 
 SPACE = Path(__file__).resolve().parents[1] / "checkpoints" / "emotion_space"
 NAMES = list(ARKIT_PARAMS)
@@ -59,12 +63,12 @@ def test_guidance_is_eq6_in_eps_and_in_x0():
     with torch.no_grad():
         cond = gen.denoiser(x, torch.tensor([100]), c, s)
         uncond = gen.denoiser(x, torch.tensor([100]), c, s, drop=torch.tensor([True]))
-        guided = gen.predict_x0(x, 100, c, s, guidance=2.5)
+        guided_x0 = guided(gen.denoiser, gen.scheduler, c, s, guidance=2.5)(x, 100)
     assert not torch.allclose(cond, uncond)
-    assert torch.allclose(guided, 2.5 * cond - 1.5 * uncond, atol=1e-5)
+    assert torch.allclose(guided_x0, 2.5 * cond - 1.5 * uncond, atol=1e-5)
     sch = gen.scheduler
     eps = lambda x0: sch.eps_from_x0(x, x0, 100)
-    assert torch.allclose(eps(guided), 2.5 * eps(cond) - 1.5 * eps(uncond), atol=1e-4)
+    assert torch.allclose(eps(guided_x0), 2.5 * eps(cond) - 1.5 * eps(uncond), atol=1e-4)
 
 
 def test_scheduler_steps_and_noise_levels():
@@ -73,6 +77,8 @@ def test_scheduler_steps_and_noise_levels():
     ts = sch.timesteps(25)
     assert len(ts) == 25 and ts[0] == 399 and ts[-1] == 0 and ts == sorted(ts, reverse=True)
     assert len(sch.timesteps(400)) == 400
+    with pytest.raises(EmoAnimError, match="from 1 to 400"):  # no silent clipping to 400
+        sch.timesteps(1000)
     a = sch.alphas_cumprod
     assert a[0] > 0.99 and a[-1] < 1e-3 and bool((a[1:] < a[:-1]).all())
     x0 = torch.ones(1, 3, 2)
@@ -137,14 +143,16 @@ def tiny_trained():
     torch.manual_seed(0)
     space = EmotionSpace.from_pretrained(SPACE)
     data = synthetic_data(space)
-    expert = LipSyncExpert(SyncExpertConfig(param_names=NAMES, mouth_names=mouth_param_names(NAMES), content_dim=5))
+    expert = LipSyncExpert(SyncExpertConfig(param_names=NAMES, mouth_names=mouth_names("arkit", NAMES), content_dim=5))
     expert.set_normalization(*param_stats(data))
     config = GeneratorTrainConfig(corpus="", out="", steps=300, batch_size=16, lr=3e-3, warmup=20, ema=0.95,
                                   label_style=1.0, denoiser=TINY, window=48, log=lambda s: None)
-    gen = fit_generator(data, space, expert, config)
+    gen, training = fit_generator(data, space, expert, config)
+    assert training["steps"] == 300 and set(training["final_losses"]) == {"diff", "sync", "emo"}
     return gen, space, data
 
 
+@pytest.mark.slow
 def test_tiny_train_then_sample_follows_audio_and_emotion(tiny_trained):
     gen, space, data = tiny_trained
     rng = np.random.default_rng(7)
@@ -162,11 +170,12 @@ def test_tiny_train_then_sample_follows_audio_and_emotion(tiny_trained):
     assert max(jumps[s + k] for s in seams for k in range(-1, 21) if s + k < len(jumps)) < 2 * inner.max() + 0.05
 
 
+@pytest.mark.slow
 def test_full_ancestral_sampling_and_save_load(tiny_trained, tmp_path):
     gen, space, _ = tiny_trained
     content = np.zeros((80, 5), np.float32)
     style = space.embed(emotion="happy", intensity=3)
-    full = gen.sample(content, style, 40, steps=400, seed=0)
+    full = gen.sample(content, style, 40, steps=400, sampler="ddpm", seed=0)
     assert np.isfinite(full).all() and full[:, SMILE].mean() > 0.3
     gen.save_pretrained(tmp_path / "g")
     again = MotionGenerator.from_pretrained(tmp_path / "g")
@@ -177,10 +186,158 @@ def test_full_ancestral_sampling_and_save_load(tiny_trained, tmp_path):
 
 
 def test_epsilon_prediction_recovers_x0():
-    gen = MotionGenerator(GeneratorConfig(param_names=NAMES, denoiser=TINY, prediction="epsilon"))
+    eps = SchedulerConfig(prediction="epsilon")
+    gen = MotionGenerator(GeneratorConfig(param_names=NAMES, denoiser=TINY, scheduler=eps))
     x0, noise = torch.randn(2, 8, len(NAMES)), torch.randn(2, 8, len(NAMES))
     t = torch.tensor([10, 200])
     x_t = gen.scheduler.add_noise(x0, noise, t)
-    assert torch.allclose(gen.to_x0(noise, x_t, t), x0, atol=1e-3)
+    assert torch.allclose(gen.scheduler.to_x0(noise, x_t, t), x0, atol=1e-3)
+    assert gen.scheduler.target(x0, noise) is noise
     with pytest.raises(EmoAnimError, match="prediction"):
-        GeneratorConfig(prediction="v")
+        SchedulerConfig(prediction="v")
+
+
+# ---- the samplers as pure functions, on toy denoisers ---------------------------------------------
+
+
+def test_ddim_and_ddpm_end_at_the_denoisers_x0():
+    sch = DiffusionScheduler()
+    x0 = torch.randn(1, 6, 3)
+    fixed = lambda x_t, t: x0  # noqa: E731  a denoiser that always knows the answer
+    x = torch.randn(1, 6, 3)
+    for ts in (sch.timesteps(25), sch.timesteps(3)):
+        assert torch.equal(sample_ddim(fixed, sch, x.clone(), ts), x0)
+        assert torch.equal(sample_ddpm(fixed, sch, x.clone(), ts, torch.Generator().manual_seed(0)), x0)
+
+
+def test_ddim_keeps_the_noise_direction_and_ddpm_step_is_the_posterior():
+    sch = DiffusionScheduler()
+    x0, eps = torch.randn(1, 6, 3), torch.randn(1, 6, 3)
+    x_t = sch.add_noise(x0, eps, 300)
+    # DDIM (eta = 0) with the true x0 moves along the same noise: x_{t'} = add_noise(x0, eps, t').
+    assert torch.allclose(sch.ddim_step(x_t, x0, 300, 120), sch.add_noise(x0, eps, 120), atol=1e-5)
+    # The ancestral step to t - 1 is DDPM's posterior written with beta_t (Ho et al. Eq. 7).
+    a, a_prev, beta = sch.alphas_cumprod[300], sch.alphas_cumprod[299], sch.betas[300]
+    mean = (a_prev.sqrt() * beta / (1 - a)) * x0 + ((1 - beta).sqrt() * (1 - a_prev) / (1 - a)) * x_t
+    noise = torch.randn(1, 6, 3)
+    var = beta * (1 - a_prev) / (1 - a)
+    assert torch.allclose(sch.ancestral_step(x_t, x0, 300, 299, noise), (mean + var.sqrt() * noise).float(),
+                          atol=1e-5)
+
+
+def test_guided_is_one_batched_call_mixing_cond_and_uncond():
+    calls = []
+
+    def toy(x_t, t, content, style, drop=None):  # cond = +1, uncond = -1 everywhere
+        calls.append(x_t.shape[0])
+        out = torch.ones_like(x_t)
+        return out if drop is None else torch.where(drop[:, None, None], -out, out)
+
+    sch = DiffusionScheduler()
+    x, c, s = torch.zeros(1, 4, 2), torch.zeros(1, 8, 5), torch.zeros(1, 3)
+    assert torch.equal(guided(toy, sch, c, s, 2.5)(x, 10), torch.full((1, 4, 2), 2.5 * 1.0 + (1 - 2.5) * -1.0))
+    assert calls == [2]  # both branches in one call
+    assert torch.equal(guided(toy, sch, c, s, 1.0)(x, 10), torch.ones(1, 4, 2)) and calls == [2, 1]
+
+
+def test_repaint_puts_the_noised_prefix_in_at_every_step():
+    sch = DiffusionScheduler()
+    prefix, noise = torch.randn(1, 3, 2), torch.randn(1, 3, 2)
+    known = repaint(sch, prefix, noise)
+    seen = []
+
+    def denoise(x_t, t):
+        seen.append(torch.allclose(x_t[:, :3], sch.add_noise(prefix, noise, t)))
+        return torch.zeros_like(x_t)
+
+    sample_ddim(denoise, sch, torch.randn(1, 7, 2), sch.timesteps(5), known)
+    assert seen == [True] * 5
+
+
+def test_sample_windows_continue_and_cross_fade():
+    starts = window_starts(50, 20, 6)
+    prefixes = []
+
+    def window(start, end, prefix):  # window k returns the constant k
+        prefixes.append(prefix.shape[1])
+        return torch.full((1, end - start, 1), float(starts.index(start)))
+
+    out = sample_windows(window, torch.zeros(1, 50, 1), 20, 6)[0, :, 0]
+    assert prefixes[0] == 0 and all(n > 0 for n in prefixes[1:])
+    second = starts[1]
+    ramp = out[second : second + prefixes[1]]
+    assert bool((ramp > 0).all() and (ramp < 1).all() and (torch.diff(ramp) > 0).all())  # 0 fades into 1
+    assert float(out[-1]) == len(starts) - 1 and float(out[0]) == 0.0
+
+
+# ---- the explicit sampler choice ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def toy_generator():
+    torch.manual_seed(0)
+    gen = MotionGenerator(GeneratorConfig(param_names=NAMES, denoiser=TINY, window=40, overlap=10,
+                                          scheduler=SchedulerConfig(num_train_steps=20)))
+    content = np.random.default_rng(0).random((60, 5), np.float32)
+    return gen, content, unit(np.random.default_rng(1).standard_normal(256))
+
+
+def test_sampler_is_an_explicit_choice(toy_generator):
+    gen, content, style = toy_generator
+    ddim = gen.sample(content, style, 30, steps=20, sampler="ddim", seed=2)
+    ddpm = gen.sample(content, style, 30, steps=20, sampler="ddpm", seed=2)
+    assert not np.allclose(ddim, ddpm, atol=1e-3)
+    # DDIM with all the noise levels is still DDIM (it used to switch to ancestral silently).
+    x = torch.randn(1, 30, len(NAMES), generator=torch.Generator().manual_seed(2))
+    c, s = gen.conditions(content, style, 30)
+    with torch.no_grad():
+        x0 = sample_ddim(guided(gen.denoiser, gen.scheduler, c, s, DEFAULT_GUIDANCE), gen.scheduler, x,
+                         gen.scheduler.timesteps(20))
+    assert np.allclose(ddim, gen.denormalize(x0)[0].numpy(), atol=1e-6)
+    assert np.array_equal(gen.sample(content, style, 30, steps=20, seed=2), ddim)  # None: the default, ddim
+    strided = gen.sample(content, style, 30, steps=5, sampler="ddpm", seed=2)  # fewer ancestral steps: defined
+    assert np.isfinite(strided).all() and np.array_equal(strided, gen.sample(content, style, 30, steps=5,
+                                                                             sampler="ddpm", seed=2))
+    with pytest.raises(EmoAnimError, match="unknown sampler 'euler'"):
+        gen.sample(content, style, 30, sampler="euler")
+    with pytest.raises(EmoAnimError, match="from 1 to 20"):
+        gen.sample(content, style, 30, steps=21, sampler="ddpm")
+
+
+def test_old_configs_load_and_kinds_pick_the_class(toy_generator, tmp_path):
+    gen, content, style = toy_generator
+    gen.save_pretrained(tmp_path / "g")
+    config = json.loads((tmp_path / "g" / "config.json").read_text())
+    assert config["kind"] == "diffusion" and config["scheduler"]["prediction"] == "sample"
+    old = {**config, "prediction": "epsilon", "scheduler": {"num_train_steps": 20, "schedule": "cosine"}}
+    (tmp_path / "g" / "config.json").write_text(json.dumps(old))  # prediction at the generator level (0.1)
+    assert load_generator(tmp_path / "g").scheduler.prediction == "epsilon"
+    with pytest.raises(EmoAnimError, match="regression"):
+        MotionGenerator(GeneratorConfig(param_names=NAMES, denoiser=TINY, kind="regression"))
+
+
+# ---- the regression baseline ----------------------------------------------------------------------
+
+
+def test_shipped_regression_loads_as_its_class_and_is_deterministic():
+    folder = Path(__file__).resolve().parents[1] / "checkpoints" / "regression"
+    reg = load_generator(folder)
+    assert type(reg) is RegressionGenerator and not hasattr(reg, "scheduler")
+    assert "metrics" not in json.loads((folder / "config.json").read_text())  # results are in training.json
+    with pytest.raises(EmoAnimError, match="'regression' generator"):
+        MotionGenerator.from_pretrained(folder)
+    D = reg.config.denoiser
+    rng = np.random.default_rng(0)
+    content = rng.random((260, D.content_dim)).astype(np.float32)
+    style = unit(rng.standard_normal(D.style_dim))
+    calls = []
+    a = reg.sample(content, style, 130, seed=0, callback=lambda d, n: calls.append((d, n)))
+    b = reg.sample(content, style, 130, guidance=3.0, steps=7, sampler="ddpm", seed=5)  # none of these matter
+    assert a.shape == (130, D.num_params) and np.array_equal(a, b) and a.std(0).max() > 0.01
+    assert calls == [(1, 2), (2, 2)]  # two windows of 100 frames, one call each
+    # It is the backbone at x_t = 0, t = 0 (one window).
+    c, s = reg.conditions(content, style, 100)
+    with torch.no_grad():
+        direct = reg.denormalize(reg.denoiser(torch.zeros(1, 100, D.num_params), torch.zeros(1, dtype=torch.long),
+                                              c, s))[0].numpy()
+    assert np.allclose(reg.sample(content, style, 100), direct, atol=1e-6)

@@ -10,30 +10,24 @@ import pytest
 import torch
 
 from emoanim.binding.space import EmotionSpace
-from emoanim.vocabulary import label_class
-from emoanim.vocabulary import EMOTIONS
+from emoanim.data.generator_set import GeneratorData, mouth_names
+from emoanim.diffusion import GeneratorConfig, MotionGenerator, RegressionConfig, RegressionGenerator
 from emoanim.diffusion.denoiser import DenoiserConfig
-from emoanim.diffusion.generator import GeneratorConfig, MotionGenerator
 from emoanim.diffusion.scheduler import SchedulerConfig
-from emoanim.diffusion.sync_expert import LipSyncExpert, SyncExpertConfig, mouth_param_names
-from emoanim.train.generator import GeneratorData
+from emoanim.diffusion.sync_expert import LipSyncExpert, SyncExpertConfig
 from emoanim.eval.corpus import blink_rate
 from emoanim.eval.generator import (
     EvalClips,
     GeneratorEvalOptions,
-    MouthPoser,
-    au_std,
     balanced_selection,
     evaluate_generator,
-    landmark_distance,
-    lip_vertex_error,
-    markdown_table,
     pick_references,
-    sync_confidence,
-    write_report,
 )
+from emoanim.eval.metrics import MouthPoser, au_std, landmark_distance, lip_vertex_error, sync_confidence
+from emoanim.eval.report import markdown_table, write_report
 from emoanim.rigs import load_rig
 from emoanim.rigs.arkit import ARKIT_PARAMS
+from emoanim.vocabulary import EMOTIONS, label_class
 
 SPACE = Path(__file__).resolve().parents[1] / "checkpoints" / "emotion_space"
 NAMES = list(ARKIT_PARAMS)
@@ -129,6 +123,7 @@ def _tiny_clips(space: EmotionSpace, frames: int = 30) -> EvalClips:
                      [f"clip{k}" for k in range(16)])
 
 
+@pytest.mark.slow
 def test_report_has_the_expected_rows(rig, tmp_path):
     torch.manual_seed(0)
     space = EmotionSpace.from_pretrained(SPACE)
@@ -137,8 +132,8 @@ def test_report_has_the_expected_rows(rig, tmp_path):
                          dropout=0.0)
     sched = SchedulerConfig(num_train_steps=40)
     gen = MotionGenerator(GeneratorConfig(param_names=NAMES, denoiser=den, scheduler=sched))
-    reg = MotionGenerator(GeneratorConfig(param_names=NAMES, denoiser=den, kind="regression"))
-    expert = LipSyncExpert(SyncExpertConfig(param_names=NAMES, mouth_names=mouth_param_names(NAMES), content_dim=5))
+    reg = RegressionGenerator(RegressionConfig(param_names=NAMES, denoiser=den))
+    expert = LipSyncExpert(SyncExpertConfig(param_names=NAMES, mouth_names=mouth_names("arkit", NAMES), content_dim=5))
     options = GeneratorEvalOptions(limit=16, steps=4, sweep=(1.0, 2.0), sweep_clips=8, full_steps=40, full_clips=2,
                                    log=lambda s: None)
     results = evaluate_generator(clips, space, gen, reg, expert, rig, options)
@@ -153,6 +148,8 @@ def test_report_has_the_expected_rows(rig, tmp_path):
     assert set(rows["diffusion (4 steps)"]["controls"]) == {"label", "text", "audio", "motion"}
     assert [r["guidance"] for r in results["guidance_sweep"]["rows"]] == [1.0, 2.0]
     assert results["fast_vs_full"]["clips"] == 2 and "lve_mm" in results["fast_vs_full"]["metrics"]
+    assert results["fast_vs_full"]["full_steps"] == 40 and rows["diffusion (40 steps, 2 clips)"]["sampler"] == "ddpm"
+    assert results["sampler"] == "ddim" and rows["regression"]["steps"] is None
     js, md, png = write_report(results, tmp_path)
     saved = json.loads(js.read_text())
     assert saved["rows"]["ground truth"]["controls"]["label"]["lve_mm"] == 0.0 and "targets" in saved

@@ -17,6 +17,8 @@ from emoanim.data.synth import split_voices
 from emoanim.diffusion import MotionGenerator
 from emoanim.timing import frames_for_duration
 
+pytestmark = pytest.mark.slow  # the shipped model on synthesised speech: tens of seconds
+
 CKPT = Path(__file__).resolve().parents[1] / "checkpoints"
 OPEN_VOWELS = {"aa", "ae", "ah", "ao", "aw", "ay"}
 

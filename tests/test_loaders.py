@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -20,9 +18,10 @@ from emoanim.data.loaders import (
     load_flame_clip,
     parse_ravdess_name,
 )
+from emoanim.data.loaders import common
 from emoanim.data.loaders.common import ClipError
-from emoanim.vocabulary import PhoneSegment
 from emoanim.errors import EmoAnimError
+from emoanim.vocabulary import PhoneSegment
 from emoanim.motion import Motion, export_csv
 from emoanim.rigs.arkit import ARKIT_ACTIONS, ARKIT_PARAMS
 from emoanim.rigs.flame import flame_param_names
@@ -243,7 +242,7 @@ def test_optional_alignment_is_fail_safe(etf, tmp_path, monkeypatch):
             raise RuntimeError("aligner broke")
         return [PhoneSegment("sil", 0.0, 0.1), PhoneSegment("k", 0.1, 0.2)]
 
-    monkeypatch.setitem(sys.modules, "emoanim.data.align", types.SimpleNamespace(align_phones=align_phones))
+    monkeypatch.setattr(common, "align_phones", align_phones)
     report = import_arkit_dataset(etf, tmp_path / "out")
     corpus = Corpus(tmp_path / "out")
     kids = corpus.load("ravdess-01-01-06-02-01-01-01")  # statement 01: aligned

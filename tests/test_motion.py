@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import sys
@@ -22,6 +23,7 @@ from emoanim.motion import (
     load_csv,
     load_json,
     load_motion,
+    load_motion_file,
 )
 from emoanim.rigs import rig_param_names
 from emoanim.rigs.arkit import ARKIT_ACTIONS, ARKIT_PARAMS, HEAD_PARAMS
@@ -540,8 +542,6 @@ def test_csv_unknown_head_unit(tmp_path):
 def test_json_round_trip(tmp_path):
     m = arkit_motion(frames=20, fps=24)
     path = export_json(m, tmp_path / "clip.json")
-    import json
-
     doc = json.loads(path.read_text())
     assert doc["rig"] == "arkit" and doc["fps"] == 24 and doc["num_frames"] == 20
     assert doc["names"] == list(ARKIT_PARAMS) and len(doc["curves"]["jawOpen"]) == 20
@@ -551,8 +551,6 @@ def test_json_round_trip(tmp_path):
 
 
 def test_json_frames_layout_and_errors(tmp_path):
-    import json
-
     m = arkit_motion(frames=3)
     rows = {"rig": "arkit", "fps": 30, "names": list(ARKIT_PARAMS), "frames": m.params.tolist()}
     (tmp_path / "rows.json").write_text(json.dumps(rows))
@@ -577,3 +575,31 @@ def test_head_params_are_last_three():
     # The CSV head columns are taken from these names; guard the assumption.
     assert HEAD_PARAMS == ("headYaw", "headPitch", "headRoll") and ARKIT_PARAMS[-3:] == HEAD_PARAMS
     assert len(ARKIT_ACTIONS) == 52
+
+
+# ---- any motion file, by suffix ------------------------------------------------------------
+
+
+def test_load_motion_file_dispatches_on_the_suffix(tmp_path):
+    m = arkit_motion(frames=40, fps=30)
+    files = {
+        "clip.npz": m.save(tmp_path / "clip.npz"),
+        "clip.JSON": export_json(m, tmp_path / "clip.JSON"),  # suffixes match in any case
+        "clip.csv": export_csv(m, tmp_path / "clip.csv"),
+    }
+    for name, path in files.items():
+        back = load_motion_file(path, expect_rig="arkit")
+        assert back.rig == "arkit" and back.names == ARKIT_PARAMS and back.fps == 30, name
+        np.testing.assert_allclose(back.params, m.params, atol=1e-6 if name.endswith("csv") else 0, err_msg=name)
+
+
+def test_load_motion_file_refuses_other_rigs_and_suffixes(tmp_path):
+    m = arkit_motion(frames=40)  # over a second, so the CSV's timecodes show its rate
+    for path in (m.save(tmp_path / "a.npz"), export_json(m, tmp_path / "a.json"), export_csv(m, tmp_path / "a.csv")):
+        with raises(f"{path.name} is a motion for the 'arkit' rig but the 'flame' rig was asked for"):
+            load_motion_file(path, expect_rig="flame")
+    (tmp_path / "take.fbx").write_bytes(b"not a motion")
+    with raises(r"take.fbx is not a motion file: give a .npz, .csv, .json motion"):
+        load_motion_file(tmp_path / "take.fbx")
+    with raises("motion file not found"):
+        load_motion_file(tmp_path / "missing.npz")

@@ -1,4 +1,4 @@
-"""The motion encoder (emotion judge): shapes, masks, normalisation, lengths, config round trip."""
+"""The motion encoder (emotion judge): shapes, masks, normalisation, lengths, config and file round trip."""
 
 from dataclasses import asdict
 
@@ -11,7 +11,7 @@ from emoanim.binding.motion_encoder import (
     MotionEncoder,
     MotionEncoderConfig,
     augment_motion,
-    is_head_rotation,
+    head_channels,
 )
 from emoanim.errors import EmoAnimError
 from emoanim.rigs.arkit import ARKIT_PARAMS, HEAD_PARAMS
@@ -143,9 +143,21 @@ def test_config_round_trip_and_size():
         MotionEncoder.from_config({"rig": "arkit"})
 
 
+def test_save_and_load_keeps_the_judge(encoder, tmp_path):
+    encoder.save_pretrained(tmp_path)
+    loaded = MotionEncoder.from_pretrained(tmp_path)
+    assert loaded.config == encoder.config and not loaded.training
+    torch.testing.assert_close(loaded.param_std, encoder.param_std, atol=1e-3, rtol=1e-3)  # fp16 on disk
+    x = motion(40)[None]
+    torch.testing.assert_close(loaded.predict(x)[0], encoder.predict(x)[0], atol=2e-2, rtol=0)
+
+
 def test_head_rotation_weighs_less():
-    assert all(is_head_rotation(n) for n in HEAD_PARAMS + ("neck_rx", "global_rz"))
-    assert not any(is_head_rotation(n) for n in ("jawOpen", "jaw_rx", "exp00", "leye_ry"))
+    # Head pose is the rig's "head" parameter group: ARKit's head angles, FLAME's neck and global rotations.
+    assert head_channels("arkit", list(ARKIT_PARAMS)).tolist() == [n in HEAD_PARAMS for n in ARKIT_PARAMS]
+    flame_names = list(flame_param_names(50))
+    flame_head = [n for n, h in zip(flame_names, head_channels("flame", flame_names)) if h]
+    assert sorted(flame_head) == ["global_rx", "global_ry", "global_rz", "neck_rx", "neck_ry", "neck_rz"]
     enc = MotionEncoder(small_config())
     head = [ARKIT_PARAMS.index(n) for n in HEAD_PARAMS]
     assert torch.allclose(enc.channel_weight[head], torch.tensor(0.5)) and enc.channel_weight[0] == 1.0

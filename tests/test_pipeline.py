@@ -12,7 +12,8 @@ import pytest
 
 from emoanim.audio import save_wav
 from emoanim.errors import EmoAnimError
-from tools.probe import probe_media
+from emoanim.vocabulary import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, MAX_STEPS
+from tools.probe import probe_media, read_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
@@ -81,9 +82,10 @@ SOURCES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(SOURCES))
 def test_each_emotion_source_end_to_end(animator, reference_files, tmp_path, name):
-    from emoanim.pipeline import EmotionSource
+    from emoanim.pipeline import EmotionSource, Sampling
 
     kind, fields = SOURCES[name](reference_files)
     out = tmp_path / "talk.mp4"
@@ -98,8 +100,10 @@ def test_each_emotion_source_end_to_end(animator, reference_files, tmp_path, nam
     assert (tmp_path / "talk.npz").exists()
     stages = {"audio read", "emotion embed", "content encode", "sampling", "rendering", "encoding/mux"}
     assert stages <= set(result.timings)
+    assert result.sampling == Sampling(DEFAULT_GUIDANCE, STEPS, 0, DEFAULT_SAMPLER)  # the config's, for None
 
 
+@pytest.mark.slow
 def test_blend_json_reference_stereo_48k_wav_and_progress(animator, reference_files, tmp_path):
     from emoanim.pipeline import EmotionSource
 
@@ -124,6 +128,7 @@ def test_blend_json_reference_stereo_48k_wav_and_progress(animator, reference_fi
     assert blended @ happy > happy @ sad and blended @ sad > happy @ sad
 
 
+@pytest.mark.slow
 def test_seed_takes_and_array_input(animator):
     from emoanim.audio.io import load_audio
     from emoanim.pipeline import EmotionSource
@@ -137,6 +142,55 @@ def test_seed_takes_and_array_input(animator):
     assert not np.allclose(a.params, c.params)
 
 
+def test_sampler_is_explicit(animator):
+    from emoanim.pipeline import EmotionSource
+
+    wave = animator.read_audio(CLIP)[:16000]  # 1 s: 25 frames, one window
+    source = EmotionSource.label("happy", 2)
+    default = animator.animate(wave, source, seed=1)
+    ddim = animator.animate(wave, source, seed=1, sampler="ddim")
+    ddpm = animator.animate(wave, source, seed=1, sampler="ddpm")
+    np.testing.assert_array_equal(default.params, ddim.params)  # the default sampler is DDIM
+    assert np.abs(ddpm.params - ddim.params).max() > 1e-3  # the ancestral sampler is another one
+    with pytest.raises(EmoAnimError, match="unknown sampler 'euler'"):
+        animator.animate(wave, source, sampler="euler")
+
+
+def test_check_sampling_is_the_one_check():
+    from emoanim.pipeline import AnimatorConfig, Sampling, check_sampling
+
+    assert check_sampling(2, 25.0, 7.0, "ddpm") == Sampling(2.0, 25, 7, "ddpm")  # whole floats are whole numbers
+    config = AnimatorConfig()
+    assert (config.guidance, config.steps, config.sampler) == (DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_SAMPLER)
+    for args, message in [((-1, 25, 0, "ddim"), "guidance weight"), (("x", 25, 0, "ddim"), "must be a number"),
+                          ((2, 0, 0, "ddim"), "sampling steps"), ((2, MAX_STEPS + 1, 0, "ddim"), "sampling steps"),
+                          ((2, 2.5, 0, "ddim"), "whole number"), ((2, 25, -1, "ddim"), "seed"),
+                          ((2, 25, 2**32, "ddim"), "seed"), ((2, 25, 0, None), "unknown sampler")]:
+        with pytest.raises(EmoAnimError, match=message):
+            check_sampling(*args)
+    with pytest.raises(EmoAnimError, match="sampling steps"):  # configs are checked when made
+        AnimatorConfig(steps=0)
+
+
+def test_background_colour_shows_in_the_video_corners(animator, tmp_path):
+    from emoanim.motion import Motion
+    from emoanim.pipeline import Animator, AnimatorConfig
+
+    background = (0.1, 0.5, 0.9)
+    runner = Animator(animator.space, animator.content_encoder, animator.generator,
+                      AnimatorConfig(size=64, background=background))
+    names = tuple(animator.generator.param_names)
+    video = runner.render(Motion(np.zeros((5, len(names)), np.float32), names, 25.0, "arkit"), None,
+                          tmp_path / "bg.mp4")
+    frame = next(read_frames(video, [0])).astype(float)
+    expected = 255 * np.array(background)
+    for corner in (frame[1, 1], frame[1, -2], frame[-2, 1], frame[-2, -2]):
+        assert np.abs(corner - expected).max() <= 8, (corner, expected)  # H.264's 4:2:0 colour rounding
+    with pytest.raises(EmoAnimError, match="from 0 to 1"):  # 0-255 values were silently clipped to white
+        AnimatorConfig(background=(25, 128, 230))
+
+
+@pytest.mark.slow
 def test_export_files(animator, tmp_path):
     from PIL import Image
 
@@ -148,6 +202,27 @@ def test_export_files(animator, tmp_path):
     np.testing.assert_allclose(load_motion(exports.npz).params, motion.params)
     assert load_csv(exports.csv).num_frames == motion.num_frames
     assert Image.open(exports.plot).size[0] >= 600
+
+
+def test_plot_curves_draws_labelled_takes(tmp_path):
+    from PIL import Image
+
+    from emoanim.motion import Motion
+    from emoanim.motion.plots import channel_panels, plot_curves
+    from emoanim.rigs import rig_param_names
+
+    names = rig_param_names("arkit")
+    params = np.zeros((50, len(names)), np.float32)
+    params[:, names.index("jawOpen")] = np.linspace(0, 1, 50)
+    params[:, names.index("headYaw")] = 0.2
+    first = Motion(params, names, 25.0, "arkit")
+    second = Motion(params[::-1].copy(), names, 25.0, "arkit")
+    panels = channel_panels(["jawOpen", "headYaw"])
+    one = plot_curves(first, tmp_path / "one.png", panels)
+    two = plot_curves({"generated": first, "ground truth": second}, tmp_path / "two.png", panels)
+    assert Image.open(one).size == Image.open(two).size == (800, 260)  # 8 in wide, 1.3 in per panel, 100 dpi
+    pixels = [np.asarray(Image.open(p).convert("L"), float) for p in (one, two)]
+    assert np.abs(pixels[0] - pixels[1]).mean() > 1  # the second take and the legend are drawn
 
 
 def _speech_like(seconds: float, sr: int = 16000) -> np.ndarray:
@@ -232,11 +307,12 @@ def run_cli(capsys, *args):
     return code, captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_cli_generate(tmp_path, capsys):
     out, motion = tmp_path / "cli.mp4", tmp_path / "cli.npz"
     code, stdout, err = run_cli(capsys, "generate", "--audio", ASSETS / "surprised.flac", "--out", out, "--motion-out",
                                 motion, "--emotion", "surprised", "--intensity", "3", "--guidance", "2.5", "--steps",
-                                STEPS, "--seed", 3, "--avatar", "maya", "--size", SIZE, "--device", "cpu",
+                                STEPS, "--sampler", "ddim", "--seed", 3, "--avatar", "maya", "--size", SIZE, "--device", "cpu",
                                 "--checkpoints", checkpoint_folder())
     assert code == 0, err
     assert f"wrote {out}" in stdout
@@ -256,6 +332,8 @@ def test_cli_generate(tmp_path, capsys):
         (["--emotion", "happy", "--audio-is-silent"], "silent"),
         (["--text", ""], "emotion text is empty"),
         (["--reference-motion", "assets/angry.wav"], "not a motion file"),
+        (["--emotion", "happy", "--sampler", "euler"], "invalid choice: 'euler'"),
+        (["--emotion", "happy", "--max-seconds", "0"], "max_seconds must be a positive number"),
     ],
 )
 def test_cli_generate_errors(tmp_path, capsys, args, message):
@@ -278,6 +356,7 @@ def test_cli_generate_errors(tmp_path, capsys, args, message):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_bench_e2e_runs(capsys):
     from emoanim.bench import run_benchmark
 

@@ -5,9 +5,10 @@ import pytest
 
 from emoanim.audio import load_audio, save_wav
 from emoanim.errors import EmoAnimError
-from emoanim.render.clip import MUX_SAMPLE_RATE, fit_to_frames, render_video
+from emoanim.render.clip import fit_to_frames, render_video
 from tools.probe import probe_media, read_frames
-from emoanim.render.renderer import FaceRenderer, RenderConfig, parse_color
+from emoanim.render.renderer import FaceRenderer, RenderConfig, check_color, parse_color
+from emoanim.vocabulary import MUX_SAMPLE_RATE
 
 SIZE = 128
 BACKGROUND = (1.0, 1.0, 1.0)
@@ -106,3 +107,45 @@ def test_fit_to_frames_and_colours():
     assert parse_color("0,0,255") == (0.0, 0.0, 1.0)
     with pytest.raises(EmoAnimError, match="colour"):
         parse_color("blue-ish")
+
+
+@pytest.mark.parametrize("background", [(1.0, 0.0, 0.0), (0.1, 0.5, 0.9)])
+def test_background_colour_fills_the_corners(arkit_rig, background):
+    with FaceRenderer(arkit_rig, RenderConfig.square(64, background=background)) as renderer:
+        image = renderer.render(arkit_rig.vertices(arkit_rig.neutral()[None])[0]).astype(float)
+    expected = 255 * np.array(background)
+    for corner in (image[0, 0], image[0, -1], image[-1, 0], image[-1, -1]):
+        assert np.abs(corner - expected).max() <= 2, (corner, expected)
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"background": (238, 240, 244)}, "from 0 to 1"),  # 0-255 values are refused, not clipped to white
+        ({"background": (0.5, 0.5)}, "three numbers"),
+        ({"background": "#EEF0F4"}, "parse_color"),
+        ({"width": 63, "height": 64}, "even numbers"),
+        ({"width": 8, "height": 8}, "from 16 to 2048"),
+        ({"width": 64.0, "height": 64}, "whole number"),
+    ],
+)
+def test_render_config_is_checked_when_made(fields, message):
+    with pytest.raises(EmoAnimError, match=message):
+        RenderConfig(**fields)
+
+
+def test_check_color_gives_floats():
+    assert check_color([1, 0, 0]) == (1.0, 0.0, 0.0)
+    assert all(type(v) is float for v in check_color(np.array([0.2, 0.4, 0.6], np.float32)))
+
+
+def test_action_sweep_turns_the_head_group_by_angles(arkit_rig):
+    from emoanim.render.showcase import HEAD_EXTREME, action_sweep
+
+    params, labels = action_sweep(arkit_rig, fps=10, seconds_per_action=1.0)
+    assert len(params) == len(labels) == 10 * arkit_rig.num_params
+    peaks = dict(zip(arkit_rig.param_names, params.max(axis=0)))
+    head = arkit_rig.group_params("head")
+    assert head == ("headYaw", "headPitch", "headRoll")
+    assert all(abs(peaks[name] - HEAD_EXTREME) < 0.02 for name in head)
+    assert all(abs(peaks[name] - 1.0) < 0.05 for name in arkit_rig.param_names if name not in head)

@@ -164,6 +164,7 @@ def test_bad_params(arkit_rig):
         load_rig("smpl")
 
 
+@pytest.mark.slow
 def test_baked_cache_round_trip(tmp_path, monkeypatch):
     """The disk cache gives the same head as a fresh bake, and a damaged cache is rebuilt."""
     monkeypatch.setenv("EMOANIM_CACHE", str(tmp_path))

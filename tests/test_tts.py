@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from emoanim.data import tts
+from emoanim.data.tts import engine, espeak
 from emoanim.data.augment import augment
 from emoanim.vocabulary import PHONES, SILENCE
 from emoanim.errors import EmoAnimError
@@ -77,10 +78,10 @@ def test_voices_listed_per_engine():
 
 
 def test_espeak_mnemonics_map_to_arpabet():
-    tables = [tts._ESPEAK_MAP, *tts._ESPEAK_ACCENT.values()]
+    tables = [espeak._ESPEAK_MAP, *espeak._ESPEAK_ACCENT.values()]
     assert all(p in PHONES for table in tables for labels in table.values() for p in labels)
-    assert tts._map_espeak("_:") == (SILENCE,)
-    assert all(p in PHONES for p in tts._map_espeak("Q#9"))  # unknown -> nearest, still valid
+    assert espeak._map_espeak("_:") == (SILENCE,)
+    assert all(p in PHONES for p in espeak._map_espeak("Q#9"))  # unknown -> nearest, still valid
 
 
 def test_emotion_prosody_directions_and_intensity():
@@ -213,12 +214,12 @@ def test_voice_qualities_keep_length_and_range(quality):
 
 def test_missing_engine_and_timeouts_are_clear_errors(monkeypatch):
     voice = tts.Voice("flite/slt", "flite", "slt", gender="f")
-    monkeypatch.setattr(tts.shutil, "which", lambda name: None)
+    monkeypatch.setattr(engine.shutil, "which", lambda name: None)
     with pytest.raises(EmoAnimError, match="flite is not installed"):
         tts.synthesize(TEXT, voice)
     monkeypatch.undo()
     with pytest.raises(EmoAnimError, match="longer than"):
-        tts._run(["sleep", "5"], 0.2, "sleep")
+        engine.run_engine(["sleep", "5"], 0.2, "sleep")
     with pytest.raises(EmoAnimError):
         tts.synthesize("  ... ", _voice("espeak"))
 

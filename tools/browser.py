@@ -1,9 +1,10 @@
-"""Driving the Gradio app from a real browser: Debian's ``chromium`` under Playwright, headless.
+"""Driving the Gradio app from a real browser: a system chromium under Playwright, headless.
 
 Shared by the real-browser tests (``tests/test_app.py``) and the README screenshot
-(``docs/make_readme_media.py``). Playwright's own browser download does not work offline, so the
-system chromium is launched through ``executable_path`` (``apt-get install chromium``; ``make test``
-does it). Needs the ``playwright`` Python package (requirements-dev.txt), imported lazily.
+(``docs/make_readme_media.py``). Playwright's own browser download does not work offline, so a
+system chromium is launched through ``executable_path``: ``$CHROMIUM`` when set, else the first of
+``CHROMIUM_NAMES`` on PATH (``apt-get install chromium``; ``make test`` does it). Needs the
+``playwright`` Python package (requirements-dev.txt), imported lazily.
 """
 
 from __future__ import annotations
@@ -16,21 +17,26 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 CHROMIUM_ARGS = ("--no-sandbox", "--autoplay-policy=no-user-gesture-required")
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+MISSING = ("no chromium found: install one (apt-get install chromium; `make test` does it) or set CHROMIUM to "
+           "its executable")
 
 
 def find_chromium() -> str | None:
-    """The chromium binary: ``$CHROMIUM``, Debian's ``/usr/lib/chromium/chromium``, or ``chromium`` on PATH."""
-    for candidate in (os.environ.get("CHROMIUM"), "/usr/lib/chromium/chromium", shutil.which("chromium")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
+    """The chromium executable: ``$CHROMIUM`` (which must exist), else the first of ``CHROMIUM_NAMES`` on PATH."""
+    configured = os.environ.get("CHROMIUM")
+    if configured:
+        if not Path(configured).is_file():
+            raise RuntimeError(f"CHROMIUM={configured} is not a file: point it at a chromium executable")
+        return configured
+    return next((path for path in map(shutil.which, CHROMIUM_NAMES) if path), None)
 
 
 def launch_chromium(playwright, executable: str | None = None):
     """A headless chromium ``Browser`` from a started ``sync_playwright()`` (autoplay allowed)."""
     executable = executable or find_chromium()
     if executable is None:
-        raise RuntimeError("Debian's chromium is not installed (apt-get install chromium; `make test` does it)")
+        raise RuntimeError(MISSING)
     return playwright.chromium.launch(executable_path=executable, headless=True, args=list(CHROMIUM_ARGS))
 
 

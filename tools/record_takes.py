@@ -37,11 +37,11 @@ np.save(out / "content.npy", a.content_encoder.encode(wave))
 print(sp.classify(sp.embed(text="livid")))
 # regression baseline
 try:
-    from emoanim.diffusion import MotionGenerator
-    reg = MotionGenerator.from_pretrained("checkpoints/regression")
-except Exception:
     from emoanim.diffusion.regression import RegressionGenerator
     reg = RegressionGenerator.from_pretrained("checkpoints/regression")
+except ImportError:  # before the restructuring
+    from emoanim.diffusion import MotionGenerator
+    reg = MotionGenerator.from_pretrained("checkpoints/regression")
 np.save(out / "regression.npy", reg.sample(a.content_encoder.encode(wave), sp.embed(emotion="sad", intensity=3), 100))
 json.dump(res, open(out / "index.json", "w"))
 print("recorded", out)

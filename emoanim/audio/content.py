@@ -19,7 +19,8 @@ e.g. one fine-tuned for ASR) whose last hidden states (also 50 frames/s) are the
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,23 +29,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from emoanim.audio.features import AudioFeatureConfig, audio_features, augment_mel, check_wave
-from emoanim.vocabulary import PHONES
 from emoanim.errors import EmoAnimError
-from emoanim.persistence import load_state, load_transformers_model, read_model, save_model
+from emoanim.nn import lengths_to_mask
+from emoanim.persistence import CONFIG_FILE, Pretrained, load_transformers_model
+from emoanim.vocabulary import CONTENT_RATE, PHONES
 
-SAMPLE_RATE = 16000
-CONTENT_RATE = 50.0  # content frames per second (HuBERT's rate, two per 25 fps motion frame)
-ENERGY_FLOOR_DB = 60.0
+ENERGY_FLOOR_DB = 60.0  # the loudness channel spans this many dB under the clip's loudest frame
 
 
 @dataclass
 class ContentEncoderConfig:
-    features: AudioFeatureConfig = field(
+    kind: str = "ppg"  # which encoder this config builds (``load_content_encoder`` reads it)
+    features: AudioFeatureConfig = field(  # CMVN log-mel only: no prosody, the content is what is said
         default_factory=lambda: AudioFeatureConfig(n_mels=64, with_prosody=False, mel_norm="cmn"))
-    hidden: int = 192
+    hidden: int = 192  # convolution channels
     dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4)  # receptive field ~ +-0.3 s: coarticulation context
     dropout: float = 0.1
-    num_phones: int = len(PHONES)
+    num_phones: int = len(PHONES)  # P: phone classes (ARPAbet + silence)
     # Train-mode augmentation (speed perturbation and noise are applied to the wave by the trainer):
     warp: float = 0.12
     freq_masks: int = 2
@@ -53,9 +54,10 @@ class ContentEncoderConfig:
     time_mask_frames: int = 10
 
     def __post_init__(self) -> None:
-        if isinstance(self.features, dict):  # from JSON
-            self.features = AudioFeatureConfig(**self.features)
-        self.dilations = tuple(int(d) for d in self.dilations)
+        if self.kind != ContentEncoder.kind:
+            raise EmoAnimError(f"this config builds a '{self.kind}' content encoder, not a '{ContentEncoder.kind}' "
+                               "one: load its folder with load_content_encoder")
+        self.dilations = tuple(int(d) for d in self.dilations)  # JSON reads a list
 
 
 class _ResidualConv(nn.Module):
@@ -70,9 +72,11 @@ class _ResidualConv(nn.Module):
         return (h + y).masked_fill(~mask[:, None], 0.0)
 
 
-class ContentEncoder(nn.Module):
+class ContentEncoder(Pretrained, nn.Module):
     """The default content encoder: a phone recogniser whose posteriors (+ loudness) are the content."""
 
+    config_class = ContentEncoderConfig
+    what = "content encoder"
     kind = "ppg"
 
     def __init__(self, config: ContentEncoderConfig | None = None) -> None:
@@ -132,18 +136,6 @@ class ContentEncoder(nn.Module):
         content, _ = self(torch.as_tensor(np.asarray(wave, np.float32), device=device)[None])
         return content[0].cpu().numpy()
 
-    # ---- persistence -------------------------------------------------------------------------
-    def save_pretrained(self, folder: str | Path, metrics: dict | None = None) -> Path:
-        return save_model(folder, self, {"kind": self.kind, **asdict(self.config), "metrics": metrics or {}})
-
-    @classmethod
-    def from_pretrained(cls, folder: str | Path, device: str = "cpu") -> "ContentEncoder":
-        config, state = read_model(folder, "content encoder")
-        if config.pop("kind", cls.kind) != cls.kind:
-            raise EmoAnimError(f"{folder} does not hold a '{cls.kind}' content encoder")
-        config.pop("metrics", None)
-        return load_state(cls(ContentEncoderConfig(**config)), state, folder, "content encoder").to(device)
-
 
 def half_rate_mask(mask: torch.Tensor) -> torch.Tensor:
     """Valid-frame mask [B, T] at 100 fps -> [B, ceil(T / 2)] at 50 fps (the k3 s2 p1 conv's lengths)."""
@@ -172,7 +164,7 @@ class HubertContentEncoder(nn.Module):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__()
-        from transformers import HubertModel
+        from transformers import HubertModel  # lazy: start-up time
 
         self.model = load_transformers_model(HubertModel, path, "HuBERT", "facebook/hubert-large-ls960-ft").eval()
         self.path = str(Path(path).expanduser())
@@ -183,7 +175,7 @@ class HubertContentEncoder(nn.Module):
 
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         wave, lengths = check_wave(wave, lengths)
-        mask = torch.arange(wave.shape[1], device=wave.device)[None] < lengths[:, None]
+        mask = lengths_to_mask(lengths, wave.shape[1])  # [B, N]
         # HuBERT expects zero-mean unit-variance input per clip (its feature extractor's normalisation).
         n = lengths[:, None].clamp(min=1)
         mean = (wave * mask).sum(1, keepdim=True) / n
@@ -192,7 +184,7 @@ class HubertContentEncoder(nn.Module):
         out = self.model(x, attention_mask=mask.long() if self.model.config.feat_extract_norm == "layer" else None)
         hidden = out.last_hidden_state  # [B, T2, H]
         n_out = self.model._get_feat_extract_output_lengths(lengths)
-        mask2 = torch.arange(hidden.shape[1], device=wave.device)[None] < n_out[:, None]
+        mask2 = lengths_to_mask(n_out, hidden.shape[1])  # [B, T2]
         return hidden.masked_fill(~mask2[..., None], 0.0), mask2
 
     @torch.no_grad()
@@ -205,9 +197,7 @@ class HubertContentEncoder(nn.Module):
 def load_content_encoder(folder: str | Path, device: str = "cpu") -> nn.Module:
     """The content encoder in ``folder``: one saved by ``ContentEncoder.save_pretrained`` or a
     ``transformers`` HuBERT checkpoint folder."""
-    import json
-
-    config_file = Path(folder).expanduser() / "config.json"
+    config_file = Path(folder).expanduser() / CONFIG_FILE
     try:
         kind = json.loads(config_file.read_text()).get("kind")
     except FileNotFoundError:

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from emoanim.errors import EmoAnimError
+from emoanim.vocabulary import SAMPLE_RATE
 
 __all__ = [
     "AudioFeatureConfig",
@@ -45,7 +46,7 @@ PROSODY_CHANNELS = ("f0_st", "voiced", "energy_db", "d_f0_st", "d_voiced", "d_en
 
 @dataclass
 class AudioFeatureConfig:
-    sample_rate: int = 16000
+    sample_rate: int = SAMPLE_RATE  # Hz: what every speech model reads
     n_mels: int = 64
     win_ms: float = 25.0
     hop_ms: float = 10.0

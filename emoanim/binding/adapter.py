@@ -1,8 +1,10 @@
-"""The per-modality adapter (three fully connected layers), masked max-pooling and InfoNCE.
+"""Building blocks of the emotion space: the per-modality adapter (three fully connected layers),
+the encoders' transformer stack, the sentence step, and InfoNCE.
 
-These are the trainable parts of the paper's multimodal emotion binding (Sec. III-A): each frozen
+The adapters are the trainable parts of the paper's multimodal emotion binding (Sec. III-A): each frozen
 encoder's feature sequence goes through its adapter, is max-pooled over time (Eq. 2) and
-normalised; InfoNCE (Eq. 3) pulls every modality onto the motion embedding of the same emotion.
+normalised to an emotion vector; InfoNCE (Eq. 3) pulls every modality onto the motion emotion
+vector of the same emotion.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from emoanim.nn import masked_max_pool, masked_mean_pool
 
 
 class Adapter(nn.Module):
@@ -30,11 +34,11 @@ class Adapter(nn.Module):
         return self.net(x)
 
 
-def masked_max_pool(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """[B, L, F] with mask [B, L] (True = valid) -> [B, F]: the maximum over valid steps."""
-    if mask is None:
-        return x.max(dim=1).values
-    return x.masked_fill(~mask[..., None], float("-inf")).max(dim=1).values
+def pre_ln_transformer(width: int, heads: int, ff: int, dropout: float, layers: int) -> nn.TransformerEncoder:
+    """The motion and audio encoders' stack: ``layers`` pre-LN transformer layers (GELU, batch first),
+    [B, T, width] -> [B, T, width]. Pre-LN stacks end un-normalised: follow with a LayerNorm."""
+    layer = nn.TransformerEncoderLayer(width, heads, ff, dropout, activation="gelu", batch_first=True, norm_first=True)
+    return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
 
 
 def with_mean_token(tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,13 +47,12 @@ def with_mean_token(tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Ten
     For text this is the sentence encoder's own pooled embedding (before its normalisation); one
     summary step next to the token steps keeps the max-pool of Eq. 2 from hanging on single tokens.
     """
-    valid = mask[..., None].to(tokens.dtype)
-    mean = (tokens * valid).sum(1, keepdim=True) / valid.sum(1, keepdim=True).clamp(min=1.0)
+    mean = masked_mean_pool(tokens, mask)[:, None]  # [B, 1, F]
     return torch.cat([tokens, mean], 1), torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
 
 
 def embed_sequence(adapter: Adapter, features: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Encoder features [B, L, F] -> unit embeddings [B, E] (adapter, max-pool, L2 norm)."""
+    """Encoder features [B, L, F] -> emotion vectors [B, E] (adapter, max-pool, L2 norm)."""
     return F.normalize(masked_max_pool(adapter(features), mask), dim=-1)
 
 
@@ -57,7 +60,7 @@ def info_nce(queries: torch.Tensor, anchors: torch.Tensor, labels: torch.Tensor,
     """Eq. 3 with several positives: every anchor with the query's label is a positive.
 
     queries [B, E] (one modality), anchors [B, E] (motion), labels [B] (emotion x intensity class);
-    symmetric, so the motion embeddings also move towards their modality partners.
+    symmetric, so the motion emotion vectors also move towards their modality partners.
     """
     logits = queries @ anchors.T * log_scale.exp().clamp(max=100.0)  # cos / tau
     positive = labels[:, None] == labels[None, :]

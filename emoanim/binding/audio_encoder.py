@@ -18,17 +18,17 @@ Masks are True on valid frames. In eval mode a clip alone and the same clip zero
 give the same features on its frames (compact encoder exactly; wav2vec2 exactly for checkpoints
 with ``feat_extract_norm='layer'``, approximately for group-norm ones such as wav2vec2-base).
 
-Persistence: each encoder has ``config`` (a plain dataclass: ``asdict`` -> JSON) and
-``from_config(dict)``; ``save_pretrained`` / ``from_pretrained`` keep fp16 safetensors next to a
-JSON config. The wav2vec2 backbone is NOT in the state dict (it is frozen and re-read from
-``config.path``); only the layer weights and heads are.
+Persistence (``emoanim.persistence.Pretrained``): ``save_pretrained`` / ``from_pretrained`` keep
+fp16 safetensors next to the JSON config (``audio_encoder.safetensors``, ``audio_encoder.json``);
+the config's ``kind`` says which encoder it builds. The wav2vec2 backbone is NOT in the state dict
+(it is frozen and re-read from ``config.path``); only the layer weights and heads are.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -36,9 +36,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from emoanim.audio.features import AudioFeatureConfig, audio_features, augment_mel, check_wave, feature_scale
-from emoanim.nn import sinusoids
+from emoanim.binding.adapter import pre_ln_transformer
 from emoanim.errors import EmoAnimError
-from emoanim.persistence import load_state, load_transformers_model, read_model, save_model
+from emoanim.nn import PooledHeads, lengths_to_mask, positions, predict_probabilities, sinusoids
+from emoanim.persistence import Pretrained, load_transformers_model
+from emoanim.vocabulary import SAMPLE_RATE
 
 __all__ = [
     "AudioEncoderConfig",
@@ -52,64 +54,30 @@ CONFIG_FILE = "audio_encoder.json"
 WEIGHTS_FILE = "audio_encoder.safetensors"
 
 
-def _build_config(cls, config: dict, what: str):
-    """A config dataclass from a dict (as read from JSON), with clear errors for unknown/missing keys."""
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(config) - known - {"kind"})
-    if unknown:
-        raise EmoAnimError(f"unknown {what} settings: {', '.join(unknown)}")
-    try:
-        return cls(**{k: v for k, v in config.items() if k in known})
-    except TypeError as exc:  # a required field is missing
-        raise EmoAnimError(f"incomplete {what} config ({exc})") from None
+class _AudioEncoder(Pretrained, nn.Module):
+    """What both audio emotion encoders share: their files, the pooled heads and ``predict``."""
 
-
-def _lengths_to_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
-    return torch.arange(T, device=lengths.device)[None] < lengths[:, None]  # [B, T]
-
-
-class _PooledHeads(nn.Module):
-    """Emotion and intensity heads on [masked max-pool ++ masked mean-pool] of per-frame features
-    (max is the paper's Eq. 2; mean steadies it)."""
-
-    def __init__(self, dim: int, hidden: int, num_emotions: int, num_intensities: int, dropout: float) -> None:
-        super().__init__()
-        self.mlp = nn.Sequential(nn.LayerNorm(2 * dim), nn.Linear(2 * dim, hidden), nn.GELU(), nn.Dropout(dropout))
-        self.emotion = nn.Linear(hidden, num_emotions)
-        self.intensity = nn.Linear(hidden, num_intensities)
-
-    @staticmethod
-    def pool(features: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """features [B, T, F] -> [B, 2F]."""
-        if mask is None:
-            return torch.cat([features.amax(1), features.mean(1)], -1)
-        valid = mask.bool()[..., None]  # [B, T, 1]
-        if not valid.any(1).all():
-            raise EmoAnimError("every clip in the batch needs at least one valid frame")
-        high = features.masked_fill(~valid, float("-inf")).amax(1)
-        mean = (features * valid).sum(1) / valid.sum(1)
-        return torch.cat([high, mean], -1)
-
-    def forward(self, features: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.mlp(self.pool(features, mask))  # [B, hidden]
-        return self.emotion(h), self.intensity(h)
-
-
-class _Persistence:
-    """fp16 safetensors + JSON config in a folder (what ``EmotionSpace`` does for the whole space)."""
-
-    kind: str
-
-    def save_pretrained(self, folder: str | Path) -> Path:
-        return save_model(folder, self, {"kind": self.kind, **asdict(self.config)},
-                          config_file=CONFIG_FILE, weights_file=WEIGHTS_FILE)
+    config_file = CONFIG_FILE
+    weights_file = WEIGHTS_FILE
+    what = "audio encoder"
+    kind: str  # the config's ``kind``: which encoder a saved config builds
+    heads: PooledHeads
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path):
-        config, state = read_model(folder, "audio encoder", config_file=CONFIG_FILE, weights_file=WEIGHTS_FILE)
-        if config.get("kind", cls.kind) != cls.kind:
-            raise EmoAnimError(f"{folder} holds a '{config['kind']}' audio encoder, not '{cls.kind}'")
-        return load_state(cls.from_config(config), state, folder, "audio encoder")
+    def from_config(cls, config):
+        kind = config.get("kind", cls.kind) if isinstance(config, dict) else config.kind
+        if kind != cls.kind:  # before the settings are checked: the other kind's settings are all "unknown"
+            raise EmoAnimError(f"this config builds a '{kind}' audio encoder, not a '{cls.kind}' one: "
+                               f"load it with load_audio_encoder('{kind}', folder)")
+        return super().from_config(config)
+
+    def classify(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """features [B, T', F] -> (emotion logits [B, num_emotions], intensity logits [B, num_intensities])."""
+        return self.heads(features, mask)
+
+    def predict(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """wave [B, N] -> (emotion probabilities [B, 8], intensity probabilities [B, 3]), in eval mode."""
+        return predict_probabilities(self, wave, lengths)
 
 
 # ---- the compact encoder ------------------------------------------------------------------------
@@ -117,13 +85,14 @@ class _Persistence:
 
 @dataclass
 class AudioEncoderConfig:
-    features: AudioFeatureConfig = field(default_factory=AudioFeatureConfig)
-    d_model: int = 128
+    kind: str = "compact"  # which encoder this config builds (``AudioEmotionEncoder.kind``)
+    features: AudioFeatureConfig = field(default_factory=AudioFeatureConfig)  # what the convolutions read
+    d_model: int = 128  # conv and transformer width = feature dim F
     conv_kernel: int = 5
     conv_strides: tuple[int, ...] = (2, 2)  # 100 fps features -> 25 fps, the motion frame rate
-    layers: int = 2
-    heads: int = 4
-    ff: int = 256
+    layers: int = 2  # transformer layers
+    heads: int = 4  # attention heads
+    ff: int = 256  # feed-forward width
     dropout: float = 0.1
     max_frames: int = 1024  # sinusoid table size; it is extended for longer clips
     num_emotions: int = 8
@@ -137,12 +106,11 @@ class AudioEncoderConfig:
     time_mask_frames: int = 20
 
     def __post_init__(self) -> None:
-        if isinstance(self.features, dict):  # from JSON
-            self.features = _build_config(AudioFeatureConfig, self.features, "audio feature")
-        self.conv_strides = tuple(int(s) for s in self.conv_strides)
+        self.conv_strides = tuple(int(s) for s in self.conv_strides)  # JSON reads a list
 
 
-class AudioEmotionEncoder(_Persistence, nn.Module):
+class AudioEmotionEncoder(_AudioEncoder):
+    config_class = AudioEncoderConfig
     kind = "compact"
 
     def __init__(self, config: AudioEncoderConfig | None = None) -> None:
@@ -163,22 +131,11 @@ class AudioEmotionEncoder(_Persistence, nn.Module):
             self.conv_norms.append(nn.LayerNorm(C))
         self.register_buffer("pos", sinusoids(config.max_frames, C), persistent=False)
         self.drop = nn.Dropout(config.dropout)
-        layer = nn.TransformerEncoderLayer(C, config.heads, config.ff, config.dropout, activation="gelu",
-                                           batch_first=True, norm_first=True)  # pre-LN
-        self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+        self.encoder = pre_ln_transformer(C, config.heads, config.ff, config.dropout, config.layers)
         self.norm = nn.LayerNorm(C)
-        self.heads = _PooledHeads(C, C, config.num_emotions, config.num_intensities, config.dropout)
+        self.heads = PooledHeads(C, C, config.num_emotions, config.num_intensities, config.dropout)
 
-    # ---- construction ---------------------------------------------------------------------
-
-    @classmethod
-    def from_config(cls, config: dict | AudioEncoderConfig | None = None) -> AudioEmotionEncoder:
-        if config is None or isinstance(config, AudioEncoderConfig):
-            return cls(config)
-        return cls(_build_config(AudioEncoderConfig, config, "audio encoder"))
-
-    def config_dict(self) -> dict:
-        return asdict(self.config)
+    # ---- rates and lengths ----------------------------------------------------------------
 
     @property
     def feature_dim(self) -> int:
@@ -220,13 +177,12 @@ class AudioEmotionEncoder(_Persistence, nn.Module):
         for conv, norm, stride in zip(self.convs, self.conv_norms, self.config.conv_strides):
             h = F.gelu(norm(conv(h).transpose(1, 2))).transpose(1, 2)  # [B, C, T / stride]
             n = (n + 2 * (conv.padding[0]) - conv.kernel_size[0]) // stride + 1
-            h = h.masked_fill(~_lengths_to_mask(n, h.shape[-1])[:, None], 0.0)
+            h = h.masked_fill(~lengths_to_mask(n, h.shape[-1])[:, None], 0.0)
         h = h.transpose(1, 2)  # [B, T', C]
         T = h.shape[1]
-        mask = _lengths_to_mask(n, T)  # [B, T']
+        mask = lengths_to_mask(n, T)  # [B, T']
 
-        pos = self.pos[:T] if T <= self.pos.shape[0] else sinusoids(T, self.config.d_model).to(h)
-        h = self.encoder(self.drop(h + pos), src_key_padding_mask=~mask)
+        h = self.encoder(self.drop(h + positions(self.pos, T)), src_key_padding_mask=~mask)
         return self.norm(h).masked_fill(~mask[..., None], 0.0), mask  # [B, T', F], [B, T']
 
     def _augment(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -234,27 +190,6 @@ class AudioEmotionEncoder(_Persistence, nn.Module):
         cfg = self.config
         return augment_mel(x, mask, cfg.features.n_mels, cfg.warp, cfg.freq_masks, cfg.freq_mask_width,
                            cfg.time_masks, cfg.time_mask_frames)
-
-    # ---- classification -------------------------------------------------------------------
-
-    def classify(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """features [B, T', F] -> (emotion logits [B, num_emotions], intensity logits [B, num_intensities])."""
-        return self.heads(features, mask)
-
-    @torch.no_grad()
-    def predict(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """wave [B, N] -> (emotion probabilities [B, 8], intensity probabilities [B, 3]), in eval mode."""
-        return _predict(self, wave, lengths)
-
-
-def _predict(model: nn.Module, wave, lengths):
-    was_training = model.training
-    model.eval()
-    try:
-        emotion, intensity = model.classify(*model(wave, lengths))
-    finally:
-        model.train(was_training)
-    return emotion.softmax(-1), intensity.softmax(-1)
 
 
 # ---- a frozen wav2vec2 backbone -----------------------------------------------------------------
@@ -269,9 +204,11 @@ class Wav2Vec2EncoderConfig:
     dropout: float = 0.1
     num_emotions: int = 8
     num_intensities: int = 3
+    kind: str = "wav2vec2"  # which encoder this config builds (``Wav2Vec2EmotionEncoder.kind``)
 
 
-class Wav2Vec2EmotionEncoder(_Persistence, nn.Module):
+class Wav2Vec2EmotionEncoder(_AudioEncoder):
+    config_class = Wav2Vec2EncoderConfig
     kind = "wav2vec2"
 
     def __init__(self, config: Wav2Vec2EncoderConfig) -> None:
@@ -282,23 +219,14 @@ class Wav2Vec2EmotionEncoder(_Persistence, nn.Module):
         # Held outside the module tree: frozen, not saved (re-read from config.path), not in parameters().
         object.__setattr__(self, "backbone", backbone)
         bc = backbone.config
-        self.sample_rate = 16000
+        self.sample_rate = SAMPLE_RATE
         if config.normalize is None:
             config.normalize = _checkpoint_normalizes(config.path)
         num_states = bc.num_hidden_layers + 1  # the conv features' projection and every transformer layer
         self.layer_logits = nn.Parameter(torch.zeros(num_states)) if config.layer_weights else None
         self.norm = nn.LayerNorm(bc.hidden_size)
-        self.heads = _PooledHeads(bc.hidden_size, config.hidden, config.num_emotions, config.num_intensities,
+        self.heads = PooledHeads(bc.hidden_size, config.hidden, config.num_emotions, config.num_intensities,
                                   config.dropout)
-
-    @classmethod
-    def from_config(cls, config: dict | Wav2Vec2EncoderConfig) -> Wav2Vec2EmotionEncoder:
-        if isinstance(config, Wav2Vec2EncoderConfig):
-            return cls(config)
-        return cls(_build_config(Wav2Vec2EncoderConfig, config, "wav2vec2 encoder"))
-
-    def config_dict(self) -> dict:
-        return asdict(self.config)
 
     @property
     def feature_dim(self) -> int:
@@ -318,7 +246,7 @@ class Wav2Vec2EmotionEncoder(_Persistence, nn.Module):
         wave, lengths = check_wave(wave, lengths)  # [B, N], zero past each length
         device = next(self.backbone.parameters()).device
         wave, lengths = wave.to(device), lengths.to(device)
-        valid = _lengths_to_mask(lengths, wave.shape[1])  # [B, N]
+        valid = lengths_to_mask(lengths, wave.shape[1])  # [B, N]
         if self.config.normalize:  # per clip, over its valid samples (what Wav2Vec2FeatureExtractor does)
             n = lengths[:, None].float()
             mean = (wave * valid).sum(1, keepdim=True) / n
@@ -334,15 +262,8 @@ class Wav2Vec2EmotionEncoder(_Persistence, nn.Module):
         else:
             h = states[-1]
         n_out = self.backbone._get_feat_extract_output_lengths(lengths).long()
-        mask = _lengths_to_mask(n_out.clamp(max=h.shape[1]), h.shape[1])  # [B, T']
+        mask = lengths_to_mask(n_out.clamp(max=h.shape[1]), h.shape[1])  # [B, T']
         return self.norm(h).masked_fill(~mask[..., None], 0.0), mask
-
-    def classify(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.heads(features, mask)
-
-    @torch.no_grad()
-    def predict(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        return _predict(self, wave, lengths)
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -351,7 +272,7 @@ class Wav2Vec2EmotionEncoder(_Persistence, nn.Module):
 
 
 def _load_wav2vec2(path: str | Path):
-    from transformers import Wav2Vec2Model
+    from transformers import Wav2Vec2Model  # lazy: start-up time
 
     return load_transformers_model(Wav2Vec2Model, path, "wav2vec2", "with `huggingface-cli download`")
 

@@ -2,7 +2,7 @@
 
 The paper's FLAME encoder E_V is a transformer pre-trained on MEAD by emotion classification; here
 it reads any rig's parameter sequences (ARKit weights + head angles, or FLAME coefficients). It is
-the centre of the emotion space (every other modality is pulled onto its embedding) and later the
+the centre of the emotion space (every other modality is pulled onto its emotion vector) and later the
 emotion JUDGE of generated motion, so it is trained to be robust: random crops of 1-6 s, time
 stretch (``augment_motion``, in the data pipeline), and, inside ``forward`` in train mode, gaussian
 noise and whole-channel dropout so that no single curve decides the emotion.
@@ -17,34 +17,41 @@ same clip padded in a batch give the same features (eval mode).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from emoanim.binding.adapter import pre_ln_transformer
 from emoanim.errors import EmoAnimError
-from emoanim.nn import sinusoids
-from emoanim.rigs.arkit import HEAD_PARAMS
+from emoanim.nn import PooledHeads, positions, predict_probabilities, sinusoids
+from emoanim.persistence import Pretrained
+from emoanim.rigs import rig_param_groups
 
 STD_FLOOR = 0.03  # a curve that barely moves in training must not explode when generated motion moves it
 INPUT_CLIP = 8.0  # normalised inputs are clipped: out-of-distribution motion saturates instead of blowing up
 VELOCITY_GAIN = 5.0  # frame-to-frame differences of normalised curves are small; bring them to ~unit scale
 
+# Weight names before the heads became ``PooledHeads`` (EmoAnim 0.1): old prefix -> new prefix, for
+# ``emoanim.persistence.upgrade_checkpoint``. The values are unchanged.
+LEGACY_KEYS = {"head.": "heads.mlp.", "emotion_head.": "heads.emotion.", "intensity_head.": "heads.intensity."}
 
-def is_head_rotation(name: str) -> bool:
-    """Head pose rather than facial expression: ARKit head angles, FLAME neck and global rotations."""
-    return name in HEAD_PARAMS or name.startswith(("neck_", "global_"))
+
+def head_channels(rig: str, names: list[str]) -> torch.Tensor:
+    """[D] True where a parameter is head pose rather than facial expression (the rig's "head" group)."""
+    head = set(rig_param_groups(rig)["head"])
+    return torch.tensor([name in head for name in names], dtype=torch.bool)
 
 
 @dataclass
 class MotionEncoderConfig:
-    param_names: list[str]
-    rig: str
-    d_model: int = 128
-    layers: int = 4
-    heads: int = 4
-    ff: int = 256
+    param_names: list[str]  # the rig's parameters, in the order the encoder reads them
+    rig: str  # the rig these parameters belong to (its "head" group weighs less)
+    d_model: int = 128  # transformer width = feature dim F
+    layers: int = 4  # transformer layers
+    heads: int = 4  # attention heads
+    ff: int = 256  # feed-forward width
     dropout: float = 0.1
     max_frames: int = 1024  # learned positions only; sinusoidal ones extend to any length
     num_emotions: int = 8
@@ -58,7 +65,10 @@ class MotionEncoderConfig:
     noise_std: float = 0.05  # train mode: gaussian noise, in units of each curve's std
 
 
-class MotionEncoder(nn.Module):
+class MotionEncoder(Pretrained, nn.Module):
+    config_class = MotionEncoderConfig
+    what = "motion encoder"
+
     def __init__(self, config: MotionEncoderConfig) -> None:
         super().__init__()
         if config.positional not in ("sinusoidal", "learned"):
@@ -71,8 +81,8 @@ class MotionEncoder(nn.Module):
         # Normalisation from the training data (set_normalization); saved with the weights.
         self.register_buffer("param_mean", torch.zeros(D))
         self.register_buffer("param_std", torch.ones(D))
-        # Derived from the names, so not saved: head rotation weighs less and is hidden more often.
-        head = torch.tensor([is_head_rotation(n) for n in config.param_names])
+        # Derived from the rig's groups, so not saved: head rotation weighs less and is hidden more often.
+        head = head_channels(config.rig, config.param_names)
         self.register_buffer("channel_weight", torch.where(head, config.head_weight, 1.0), persistent=False)
         self.register_buffer("channel_drop", torch.where(head, config.head_dropout, config.channel_dropout),
                              persistent=False)
@@ -84,33 +94,13 @@ class MotionEncoder(nn.Module):
         else:
             self.register_buffer("pos", sinusoids(config.max_frames, C), persistent=False)
         self.drop = nn.Dropout(config.dropout)
-        layer = nn.TransformerEncoderLayer(C, config.heads, config.ff, config.dropout, activation="gelu",
-                                           batch_first=True, norm_first=True)  # pre-LN
-        self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+        self.encoder = pre_ln_transformer(C, config.heads, config.ff, config.dropout, config.layers)
         self.norm = nn.LayerNorm(C)  # pre-LN stacks end un-normalised; features should be tame
 
         # Classification heads on [max-pool ++ mean-pool] (max is the paper's Eq. 2, mean steadies it).
-        self.head = nn.Sequential(nn.LayerNorm(2 * C), nn.Linear(2 * C, C), nn.GELU(), nn.Dropout(config.dropout))
-        self.emotion_head = nn.Linear(C, config.num_emotions)
-        self.intensity_head = nn.Linear(C, config.num_intensities)
+        self.heads = PooledHeads(C, C, config.num_emotions, config.num_intensities, config.dropout)
 
-    # ---- construction ---------------------------------------------------------------------
-
-    @classmethod
-    def from_config(cls, config: dict | MotionEncoderConfig) -> MotionEncoder:
-        if isinstance(config, MotionEncoderConfig):
-            return cls(config)
-        known = {f.name for f in fields(MotionEncoderConfig)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise EmoAnimError(f"unknown motion encoder settings: {', '.join(unknown)}")
-        try:
-            return cls(MotionEncoderConfig(**config))
-        except TypeError as exc:  # a required field is missing
-            raise EmoAnimError(f"incomplete motion encoder config ({exc})") from None
-
-    def config_dict(self) -> dict:
-        return asdict(self.config)
+    # ---- shape and normalisation ----------------------------------------------------------
 
     @property
     def feature_dim(self) -> int:
@@ -159,44 +149,20 @@ class MotionEncoder(nn.Module):
             dx[:, 1:] = (x[:, 1:] - x[:, :-1]) * (valid[:, 1:] & valid[:, :-1])  # only between valid frames
             x = torch.cat([x, VELOCITY_GAIN * dx], dim=-1)  # [B, T, 2D]
 
-        h = self.input(x) + self._positions(T)  # [B, T, C]
+        # Sinusoidal positions extend to clips longer than ever trained; learned ones cannot.
+        h = self.input(x) + positions(self.pos, T, extendable=self.config.positional != "learned")  # [B, T, C]
         h = self.encoder(self.drop(h), src_key_padding_mask=~mask)
         return self.norm(h).masked_fill(~valid, 0.0)  # [B, T, F]
 
-    def _positions(self, T: int) -> torch.Tensor:
-        if T <= self.pos.shape[0]:
-            return self.pos[:T]
-        if self.config.positional == "learned":
-            raise EmoAnimError(f"this motion encoder reads at most {self.pos.shape[0]} frames, got {T}; "
-                               "split the motion into windows")
-        return sinusoids(T, self.config.d_model).to(self.pos)  # longer than ever trained: extend the table
-
     # ---- classification -------------------------------------------------------------------
-
-    def pool(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """features [B, T, F] -> [B, 2F]: masked max-pool (Eq. 2) ++ masked mean-pool."""
-        if mask is None:
-            return torch.cat([features.max(1).values, features.mean(1)], dim=-1)
-        valid = mask.bool()[..., None]  # [B, T, 1]
-        high = features.masked_fill(~valid, float("-inf")).max(1).values
-        mean = (features * valid).sum(1) / valid.sum(1).clamp(min=1)
-        return torch.cat([high, mean], dim=-1)
 
     def classify(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """features [B, T, F] -> (emotion logits [B, num_emotions], intensity logits [B, num_intensities])."""
-        h = self.head(self.pool(features, mask))  # [B, F]
-        return self.emotion_head(h), self.intensity_head(h)
+        return self.heads(features, mask)
 
-    @torch.no_grad()
     def predict(self, params: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The judge: params [B, T, D] -> (emotion probabilities [B, 8], intensity probabilities [B, 3])."""
-        was_training = self.training
-        self.eval()
-        try:
-            emotion, intensity = self.classify(self(params, mask), mask)
-        finally:
-            self.train(was_training)
-        return emotion.softmax(-1), intensity.softmax(-1)
+        return predict_probabilities(self, params, mask)
 
 
 # ---- training-time augmentation of one clip (numpy, for the data pipeline) -----------------

@@ -34,8 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-from emoanim.vocabulary import SILENCE, VOWELS, PhoneSegment, normalize_phone
+from emoanim.data.tts import espeak_phonemes
 from emoanim.errors import EmoAnimError
+from emoanim.vocabulary import SILENCE, VOWELS, PhoneSegment, normalize_phone
 
 __all__ = ["align_phones", "alignment_words", "AlignmentResult", "align"]
 
@@ -165,8 +166,6 @@ class _Aligner:
 
     def _add_oov(self, token: str) -> str | None:
         try:
-            from emoanim.data.tts import espeak_phonemes
-
             phones = espeak_phonemes(token)
         except EmoAnimError:
             return None

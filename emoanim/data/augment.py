@@ -16,9 +16,10 @@ import math
 import numpy as np
 from scipy import signal
 
+from emoanim.audio.effects import NOISE_TYPES, active_power, add_noise, biquad_filter, colored_noise
+
 __all__ = ["augment", "NOISE_TYPES"]
 
-NOISE_TYPES: tuple[str, ...] = ("white", "pink", "brown", "babble")
 _PEAK_MAX = 0.99
 
 
@@ -42,45 +43,12 @@ def augment(audio: np.ndarray, sample_rate: int, rng: np.random.Generator, stren
     if do_phone and sr > 8000:
         y = _telephone(y, sr)
     if do_noise:
-        y = _add_noise(y, sr, np.random.default_rng(noise_seed), s)
+        y = _random_noise(y, sr, np.random.default_rng(noise_seed), s)
     y *= 10 ** (gain_db / 20)
     peak = float(np.max(np.abs(y)))
     if peak > _PEAK_MAX:
         y *= _PEAK_MAX / peak
     return y.astype(np.float32)
-
-
-def _speech_power(x: np.ndarray, sr: int) -> float:
-    """Mean power of the active (non-pause) part, so SNR refers to speech, not silence."""
-    n = max(1, int(0.02 * sr))
-    m = len(x) // n
-    if m == 0:
-        return float(np.mean(x**2))
-    p = np.mean(x[: m * n].reshape(m, n) ** 2, axis=1)
-    active = p[p > p.max() * 10 ** (-35 / 10)] if p.max() > 0 else p
-    return float(np.mean(active)) if active.size else 0.0
-
-
-def _biquad(kind: str, sr: int, f0: float, gain_db: float = 0.0, q: float = 0.707):
-    """RBJ audio-EQ-cookbook biquads: 'low_shelf', 'high_shelf', 'peak'."""
-    a_lin = 10 ** (gain_db / 40)
-    w0 = 2 * math.pi * min(f0, 0.45 * sr) / sr
-    cw, sw = math.cos(w0), math.sin(w0)
-    alpha = sw / (2 * q)
-    if kind == "peak":
-        b = [1 + alpha * a_lin, -2 * cw, 1 - alpha * a_lin]
-        a = [1 + alpha / a_lin, -2 * cw, 1 - alpha / a_lin]
-    else:
-        sq = 2 * math.sqrt(a_lin) * alpha
-        sgn = 1 if kind == "high_shelf" else -1
-        b = [a_lin * ((a_lin + 1) + sgn * (a_lin - 1) * cw + sq),
-             -2 * sgn * a_lin * ((a_lin - 1) + sgn * (a_lin + 1) * cw),
-             a_lin * ((a_lin + 1) + sgn * (a_lin - 1) * cw - sq)]
-        a = [(a_lin + 1) - sgn * (a_lin - 1) * cw + sq,
-             2 * sgn * ((a_lin - 1) - sgn * (a_lin + 1) * cw),
-             (a_lin + 1) - sgn * (a_lin - 1) * cw - sq]
-    b, a = np.array(b), np.array(a)
-    return b / a[0], a / a[0]
 
 
 def _random_eq(x: np.ndarray, sr: int, rng: np.random.Generator, s: float) -> np.ndarray:
@@ -95,8 +63,7 @@ def _random_eq(x: np.ndarray, sr: int, rng: np.random.Generator, s: float) -> np
     use = rng.random(3) < 0.7
     for (kind, f0, g, q), on in zip(bands, use):
         if on:
-            b, a = _biquad(kind, sr, f0, g, q)
-            x = signal.lfilter(b, a, x)
+            x = biquad_filter(x, sr, kind, f0, g, q)
     return x
 
 
@@ -121,7 +88,7 @@ def _reverb(x: np.ndarray, sr: int, rng: np.random.Generator, s: float) -> np.nd
     ir[0] += 1.0
     y = signal.fftconvolve(x, ir, mode="full")[: len(x)]
     # Keep the speech level roughly where it was.
-    return y * math.sqrt((_speech_power(x, sr) + 1e-20) / (_speech_power(y, sr) + 1e-20))
+    return y * math.sqrt((active_power(x, sr) + 1e-20) / (active_power(y, sr) + 1e-20))
 
 
 def _telephone(x: np.ndarray, sr: int) -> np.ndarray:
@@ -130,39 +97,9 @@ def _telephone(x: np.ndarray, sr: int) -> np.ndarray:
     return signal.sosfilt(sos, x)
 
 
-def _colored_noise(n: int, sr: int, kind: str, rng: np.random.Generator) -> np.ndarray:
-    white = rng.standard_normal(n)
-    if kind == "white":
-        return white
-    if kind in ("pink", "brown"):
-        spec = np.fft.rfft(white)
-        f = np.fft.rfftfreq(n, 1 / sr)
-        f[0] = f[1] if n > 1 else 1.0
-        spec /= f ** (0.5 if kind == "pink" else 1.0)  # power 1/f (pink) or 1/f^2 (brown)
-        return np.fft.irfft(spec, n)
-    # Babble-like: a few "talkers" of speech-shaped noise, each with a syllable-rate (3-7 Hz)
-    # on/off envelope, so the noise fluctuates like overlapping speech.
-    out = np.zeros(n)
-    t = np.arange(n) / sr
-    for _ in range(int(rng.integers(3, 7))):
-        lo = rng.uniform(150, 400)
-        hi = min(rng.uniform(2500, 4500), 0.45 * sr)
-        sos = signal.butter(2, [lo, hi], btype="bandpass", fs=sr, output="sos")
-        talker = signal.sosfilt(sos, rng.standard_normal(n))
-        rate = rng.uniform(3.0, 7.0)
-        env = np.clip(np.sin(2 * math.pi * rate * t + rng.uniform(0, 2 * math.pi))
-                      + rng.uniform(-0.3, 0.6), 0.0, None)
-        out += talker * env
-    return out
-
-
-def _add_noise(x: np.ndarray, sr: int, rng: np.random.Generator, s: float) -> np.ndarray:
+def _random_noise(x: np.ndarray, sr: int, rng: np.random.Generator, s: float) -> np.ndarray:
     """Add noise at an SNR between 15 and 40 dB (lower SNRs only at full strength)."""
     kind = NOISE_TYPES[int(rng.integers(len(NOISE_TYPES)))]
     snr_db = rng.uniform(40.0 - 25.0 * min(s, 1.0), 40.0)
-    noise = _colored_noise(len(x), sr, kind, rng)
-    p_noise = float(np.mean(noise**2))
-    p_speech = _speech_power(x, sr)
-    if p_noise <= 0 or p_speech <= 0:
-        return x
-    return x + noise * math.sqrt(p_speech / p_noise * 10 ** (-snr_db / 10))
+    noise = colored_noise(len(x), sr, kind, rng)
+    return add_noise(x, noise, snr_db, active_power(x, sr))

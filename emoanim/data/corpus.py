@@ -18,6 +18,7 @@ an interrupted build can resume: what is in the manifest is complete.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -89,7 +90,7 @@ class CorpusWriter:
                 raise EmoAnimError(f"{self.root} holds a corpus with other settings; choose a new folder")
         atomic_write(meta_path, lambda f: json.dump(asdict(meta), f, indent=1), binary=False)
         self._manifest = self.root / "manifest.jsonl"
-        infos = _read_manifest(self._manifest)
+        infos = read_manifest(self._manifest)
         self.done = {info.id for info in infos}
         if self._manifest.exists() and not self._manifest.read_bytes().endswith(b"\n"):
             self._rewrite(infos)  # drop a line torn by an interruption before appending again
@@ -115,7 +116,7 @@ class CorpusWriter:
 
         Clips for which ``keep(id)`` is false are removed with their files.
         """
-        infos = sorted(_read_manifest(self._manifest), key=lambda info: info.id)
+        infos = sorted(read_manifest(self._manifest), key=lambda info: info.id)
         unique = {info.id: info for info in infos if keep(info.id)}
         for info in infos:
             if info.id not in unique:
@@ -133,7 +134,7 @@ class Corpus:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.meta = read_meta(self.root)
-        self.infos = _read_manifest(self.root / "manifest.jsonl")
+        self.infos = read_manifest(self.root / "manifest.jsonl")
         self._by_id = {info.id: info for info in self.infos}
 
     def __len__(self) -> int:
@@ -164,6 +165,17 @@ class Corpus:
             yield self.load(info.id)
 
 
+def stable_unit(*keys: object) -> float:
+    """A number in [0, 1) fixed by its keys (the same on every machine and Python run)."""
+    digest = hashlib.sha256("/".join(map(str, keys)).encode()).digest()
+    return int.from_bytes(digest[:8], "little") / 2**64
+
+
+def held_out_count(n: int, fraction: float) -> int:
+    """Speakers of ``n`` for a held-out split (val/test): at least one when there are three or more."""
+    return 0 if fraction == 0 or n < 3 else max(1, round(fraction * n))
+
+
 def clip_path(root: Path, clip_id: str) -> Path:
     return root / "clips" / f"{clip_id}.npz"
 
@@ -182,7 +194,7 @@ def read_meta(root: Path) -> CorpusMeta:
     return meta
 
 
-def _read_manifest(path: Path) -> list[ClipInfo]:
+def read_manifest(path: Path) -> list[ClipInfo]:
     """Clips listed in a manifest; a torn last line (interrupted append) is ignored."""
     if not path.exists():
         return []

@@ -9,25 +9,31 @@ deterministic however many workers run it, and an interrupted build resumes wher
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import sys
 import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
-from emoanim.data.corpus import SPLITS, ClipInfo, CorpusMeta, CorpusWriter
-from emoanim.vocabulary import EMOTIONS
+from emoanim.data.align import align_phones
+from emoanim.data.augment import augment
+from emoanim.data.corpus import SPLITS, ClipInfo, CorpusMeta, CorpusWriter, held_out_count, read_manifest, stable_unit
+from emoanim.data.descriptions import descriptions
+from emoanim.data.facial import synthesize_motion
+from emoanim.data.sentences import SentenceGenerator, split_of_sentence
+from emoanim.data.tts import emotion_prosody, list_voices, synthesize
 from emoanim.errors import EmoAnimError
+from emoanim.rigs.arkit import ARKIT_PARAMS
+from emoanim.vocabulary import EMOTIONS, MOTION_FPS, SAMPLE_RATE
 
-SAMPLE_RATE = 16000
-FPS = 25.0
 SPLIT_SHARES = {"train": 0.8, "val": 0.1, "test": 0.1}
 AUGMENT_PROBABILITY = 0.7
 DESCRIPTIONS_PER_CLIP = 4
 ENGINE_WEIGHTS = {"espeak": 0.4, "flite": 0.3, "festival": 0.3}
+VAL_VOICES, TEST_VOICES = 0.10, 0.15  # fractions of each engine's voices held out for val and test
 
 
 @dataclass(frozen=True)
@@ -38,20 +44,13 @@ class SynthConfig:
     workers: int = 2
 
 
-def stable_unit(*keys: object) -> float:
-    """A number in [0, 1) fixed by its keys (same on every machine and Python run)."""
-    digest = hashlib.sha256("/".join(map(str, keys)).encode()).digest()
-    return int.from_bytes(digest[:8], "little") / 2**64
-
-
 def split_voices(voices: list, seed: int) -> dict[str, list]:
     """Voices per split, by a stable hash, with every split drawing on every engine it can."""
     by_split: dict[str, list] = {split: [] for split in SPLITS}
     for engine in sorted({v.engine for v in voices}):
         engine_voices = sorted((v for v in voices if v.engine == engine), key=lambda v: stable_unit(seed, v.id))
         n = len(engine_voices)
-        n_test = max(1, round(0.15 * n)) if n >= 3 else 0
-        n_val = max(1, round(0.1 * n)) if n >= 3 else 0
+        n_test, n_val = held_out_count(n, TEST_VOICES), held_out_count(n, VAL_VOICES)
         by_split["test"] += engine_voices[:n_test]
         by_split["val"] += engine_voices[n_test : n_test + n_val]
         by_split["train"] += engine_voices[n_test + n_val :]
@@ -62,9 +61,6 @@ class ClipMaker:
     """Everything a worker process needs, built once per process."""
 
     def __init__(self, seed: int) -> None:
-        from emoanim.data.sentences import SentenceGenerator
-        from emoanim.data.tts import list_voices
-
         self.seed = seed
         self.voices = split_voices(list_voices(), seed)
         missing = [split for split, voices in self.voices.items() if not voices]
@@ -73,8 +69,6 @@ class ClipMaker:
         self.sentences = SentenceGenerator(seed)
 
     def plan(self, index: int, rng: np.random.Generator) -> dict:
-        from emoanim.data.sentences import split_of_sentence
-
         shares = np.array([SPLIT_SHARES[s] for s in SPLITS])
         split = SPLITS[int(np.searchsorted(np.cumsum(shares), stable_unit(self.seed, "split", index), side="right"))]
         # Engine first, then a voice of it: espeak-ng has far more voices than flite and festival,
@@ -96,12 +90,6 @@ class ClipMaker:
         return {"split": split, "voice": voice, "sentence": sentence, "emotion": emotion, "intensity": intensity}
 
     def make(self, index: int) -> tuple[ClipInfo, np.ndarray, np.ndarray, list]:
-        from emoanim.data.align import align_phones
-        from emoanim.data.augment import augment
-        from emoanim.data.descriptions import descriptions
-        from emoanim.data.facial import synthesize_motion
-        from emoanim.data.tts import emotion_prosody, synthesize
-
         rng = np.random.default_rng([self.seed, index])
         plan = self.plan(index, rng)
         style = emotion_prosody(plan["emotion"], plan["intensity"], rng)
@@ -110,7 +98,9 @@ class ClipMaker:
         timing = "engine"
         if phones is None:
             phones, timing = align_phones(speech.audio, SAMPLE_RATE, plan["sentence"].text), "aligned"
-        params = synthesize_motion(phones, speech.audio, SAMPLE_RATE, plan["emotion"], plan["intensity"], rng, FPS)
+        params = synthesize_motion(
+            phones, speech.audio, SAMPLE_RATE, plan["emotion"], plan["intensity"], rng, MOTION_FPS
+        )
         augmented = rng.random() < AUGMENT_PROBABILITY
         audio = augment(speech.audio, SAMPLE_RATE, rng) if augmented else speech.audio
         texts = descriptions(
@@ -159,14 +149,12 @@ def _index_of(clip_id: str) -> int:
 
 def build_corpus(config: SynthConfig, log=print) -> dict:
     """Synthesize until ``config.hours`` of speech exist in ``config.out``; returns a summary."""
-    from emoanim.rigs.arkit import ARKIT_PARAMS
-
     if config.hours <= 0:
         raise EmoAnimError("--hours must be positive")
     meta = CorpusMeta(
         rig="arkit",
         names=list(ARKIT_PARAMS),
-        fps=FPS,
+        fps=MOTION_FPS,
         sample_rate=SAMPLE_RATE,
         source="synthetic",
         created_by={"command": "python -m emoanim data synth", "seed": config.seed, "hours": config.hours},
@@ -216,6 +204,4 @@ def build_corpus(config: SynthConfig, log=print) -> dict:
 
 
 def _existing(writer: CorpusWriter) -> list[ClipInfo]:
-    from emoanim.data.corpus import _read_manifest
-
-    return _read_manifest(writer.root / "manifest.jsonl")
+    return read_manifest(writer.root / "manifest.jsonl")

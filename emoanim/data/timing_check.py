@@ -17,7 +17,9 @@ import time
 
 import numpy as np
 
-from emoanim.vocabulary import SILENCE, PhoneSegment
+from emoanim.data.align import align
+from emoanim.data.tts import emotion_prosody, list_voices, synthesize
+from emoanim.vocabulary import EMOTIONS, SILENCE, VOWELS, PhoneSegment
 
 __all__ = ["SENTENCES", "match_segments", "timing_error", "main"]
 
@@ -52,8 +54,6 @@ def match_segments(reference: list[PhoneSegment], estimate: list[PhoneSegment]) 
     Equal labels cost 0, substitutions 1 (0.5 between two vowels or two consonants, so that
     accent differences still pair up), insertions/deletions 1.
     """
-    from emoanim.vocabulary import VOWELS
-
     a = [p.phone for p in reference]
     b = [p.phone for p in estimate]
     n, m = len(a), len(b)
@@ -62,22 +62,12 @@ def match_segments(reference: list[PhoneSegment], estimate: list[PhoneSegment]) 
     cost[0, :] = np.arange(m + 1)
     for i in range(1, n + 1):
         for j in range(1, m + 1):
-            if a[i - 1] == b[j - 1]:
-                sub = 0.0
-            elif SILENCE in (a[i - 1], b[j - 1]):
-                sub = 1.0
-            else:
-                sub = 0.5 if (a[i - 1] in VOWELS) == (b[j - 1] in VOWELS) else 1.0
+            sub = _substitution_cost(a[i - 1], b[j - 1])
             cost[i, j] = min(cost[i - 1, j - 1] + sub, cost[i - 1, j] + 1, cost[i, j - 1] + 1)
     pairs = []
     i, j = n, m
     while i > 0 and j > 0:
-        if a[i - 1] == b[j - 1]:
-            sub = 0.0
-        elif SILENCE in (a[i - 1], b[j - 1]):
-            sub = 1.0
-        else:
-            sub = 0.5 if (a[i - 1] in VOWELS) == (b[j - 1] in VOWELS) else 1.0
+        sub = _substitution_cost(a[i - 1], b[j - 1])
         if np.isclose(cost[i, j], cost[i - 1, j - 1] + sub):
             if sub < 1.0:
                 pairs.append((i - 1, j - 1))
@@ -87,6 +77,15 @@ def match_segments(reference: list[PhoneSegment], estimate: list[PhoneSegment]) 
         else:
             j -= 1
     return pairs[::-1]
+
+
+def _substitution_cost(x: str, y: str) -> float:
+    """0 for equal phones, 0.5 between two vowels or two consonants, else 1 (silence included)."""
+    if x == y:
+        return 0.0
+    if SILENCE in (x, y):
+        return 1.0
+    return 0.5 if (x in VOWELS) == (y in VOWELS) else 1.0
 
 
 def timing_error(reference: list[PhoneSegment], estimate: list[PhoneSegment]) -> dict:
@@ -132,10 +131,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all-accents", action="store_true",
                         help="sample every espeak accent (default: American voices, matching CMUdict)")
     args = parser.parse_args(argv)
-
-    from emoanim.data.align import align
-    from emoanim.vocabulary import EMOTIONS
-    from emoanim.data.tts import emotion_prosody, list_voices, synthesize
 
     voices = list_voices("espeak")
     if not args.all_accents:

@@ -11,19 +11,18 @@
 
 Classifier-free guidance: ``drop`` [B] replaces the audio content and the style of those items by
 learned null values (both together, as in the paper). The same network, fed x_t = 0 and t = 0
-without dropout, is the deterministic regression baseline (the paper's FORMER+SYNC+EMO).
+without dropout, is the deterministic regression baseline (``regression.py``).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from emoanim.nn import sinusoids
 from emoanim.errors import EmoAnimError
+from emoanim.nn import positions, sinusoids, timestep_embedding
 
 
 @dataclass
@@ -38,7 +37,7 @@ class DenoiserConfig:
     dropout: float = 0.1
     content_per_frame: int = 2  # audio frames per motion frame (50 fps content, 25 fps motion)
     align_halfwidth: int = 1  # audio frames either side of a motion frame's own that it may attend to
-    max_frames: int = 512  # sinusoid table (windows are much shorter)
+    max_frames: int = 512  # sinusoid table (windows are much shorter; longer inputs extend it)
 
 
 def alignment_mask(num_frames: int, num_audio: int, per_frame: int, halfwidth: int, device=None) -> torch.Tensor:
@@ -110,29 +109,20 @@ class Denoiser(nn.Module):
         if content.shape[1] != c.content_per_frame * T:
             raise EmoAnimError(f"content must have {c.content_per_frame} frames per motion frame "
                                f"({c.content_per_frame * T}), got {content.shape[1]}")
-        pos = self.pos[:T] if T <= self.pos.shape[0] else sinusoids(T, c.d_model).to(x_t)
-        h = self.motion_in(x_t) + pos
+        h = self.motion_in(x_t) + positions(self.pos, T)  # [B, T, d]
         ctx = self.content_in(content)  # [B, Ta, d]
         Ta = ctx.shape[1]
-        ctx = ctx + (self.pos[:Ta] if Ta <= self.pos.shape[0] else sinusoids(Ta, c.d_model).to(x_t))
+        ctx = ctx + positions(self.pos, Ta)
         if drop is not None:
             ctx = torch.where(drop[:, None, None], self.null_content.expand_as(ctx), ctx)
             style = torch.where(drop[:, None], self.null_style.expand_as(style), style)
-        t_emb = self.time_mlp(sinusoid_embedding(t, c.d_model)).view(B, c.layers, 2, c.d_model)
+        t_emb = self.time_mlp(timestep_embedding(t, c.d_model)).view(B, c.layers, 2, c.d_model)
         s_emb = self.style_mlp(style).view(B, c.layers, 2, c.d_model)
         blocked = ~alignment_mask(T, Ta, c.content_per_frame, c.align_halfwidth, x_t.device)  # [T, Ta]
         pad = None if mask is None else ~mask
         for k, block in enumerate(self.blocks):
             h = block(h, ctx, blocked, pad, s_emb[:, k], t_emb[:, k])
         return self.out(self.norm_out(h))
-
-
-def sinusoid_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """Integer timesteps [B] -> [B, dim] sin/cos features (the transformer's positional code)."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device) / half)
-    args = t.float()[:, None] * freqs[None]
-    return torch.cat([args.sin(), args.cos()], -1)
 
 
 def align_content(content: torch.Tensor, num_frames: int, per_frame: int = 2) -> torch.Tensor:

@@ -1,73 +1,102 @@
-"""``MotionGenerator``: the denoiser + the noise scheduler + the rig's parameter statistics, and the
-samplers that turn (audio content, emotion style) into a parameter sequence of any length.
+"""``MotionGenerator``: the denoiser + the noise scheduler + the rig's parameter statistics, with a
+``sample`` that composes the samplers of ``samplers.py`` into a parameter sequence of any length.
 
-    content [Ta, C] at 50 fps, style [E]  --sample(guidance s, steps, seed)-->  params [T, D] at 25 fps
+    content [Ta, C] at 50 fps, style [E]  --sample(guidance s, steps, sampler, seed)-->  params [T, D] at 25 fps
 
 - Classifier-free guidance (Eq. 6): every denoiser call runs the conditional and the unconditional
-  branch as one batch of two and mixes them as s * cond + (1 - s) * uncond.
-- ``steps`` = 400 (the training steps) runs the ancestral DDPM sampler; fewer runs deterministic DDIM.
-- Any length: the model sees windows of ``window`` frames. Windows overlap by ``overlap`` frames and
-  are sampled in order; the frames a window shares with the previous one are *inpainted*: at every
-  step they are replaced by the previous window's result noised to the current level (RePaint-style
-  replacement), so the new window continues the old one, and a short linear cross-fade over the
-  overlap removes what difference is left. A seed fixes the initial noise of every window.
-- A ``kind='regression'`` generator is the deterministic baseline on the same backbone: one call with
-  x_t = 0 and t = 0, no guidance.
+  branch as one batch of two and mixes them (``samplers.guided``).
+- ``sampler="ddim"`` (deterministic, any number of steps up to N = 400) or ``"ddpm"`` (ancestral:
+  all N steps is the paper's sampler; fewer is the strided ancestral sampler). Never switched
+  silently; more than N steps is an error. ``None`` means the defaults of ``emoanim.vocabulary``.
+- Any length: the model sees windows of ``window`` frames, overlapping by ``overlap`` frames and
+  sampled in order; the frames a window shares with the previous one are inpainted (RePaint-style
+  replacement at every step, then a short cross-fade: ``samplers.sample_windows``). A seed fixes the
+  noise of every window.
+
+``GeneratorBase`` is what the diffusion model and the regression baseline (``regression.py``) share:
+the backbone, the normalisation, the input checks and the persistence.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 import torch
 
 from emoanim.diffusion.denoiser import Denoiser, DenoiserConfig, align_content
+from emoanim.diffusion.samplers import guided, repaint, sample_ddim, sample_ddpm, sample_windows, window_starts
 from emoanim.diffusion.scheduler import DiffusionScheduler, SchedulerConfig
 from emoanim.errors import EmoAnimError
-from emoanim.persistence import load_state, read_model, save_model
+from emoanim.nn import config_from_dict
+from emoanim.persistence import Pretrained
+from emoanim.vocabulary import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, GUIDANCE_RANGE, SAMPLERS, MOTION_FPS
 
-X0_CLIP = 15.0  # normalised units
+Progress = Callable[[int, int], None]  # (steps done, steps in all)
 
 
 @dataclass
-class GeneratorConfig:
-    rig: str = "arkit"
-    param_names: list[str] = field(default_factory=list)
-    fps: float = 25.0
-    kind: str = "diffusion"  # or "regression" (the deterministic baseline)
-    prediction: str = "sample"  # what the denoiser outputs: "sample" (x0) or "epsilon" (the noise)
+class BackboneConfig:
+    """What every generator has: the rig it drives, the denoiser and the windows it samples in."""
+
+    rig: str = "arkit"  # the rig whose parameters it generates
+    param_names: list[str] = field(default_factory=list)  # D names, in output order
+    fps: float = MOTION_FPS  # output frames per second
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
-    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     window: int = 100  # frames the denoiser sees at once (4 s, the training crop)
     overlap: int = 20  # frames shared by consecutive windows
     content_encoder: str = "ppg"  # which content features the denoiser was trained on
-    metrics: dict = field(default_factory=dict)
+    kind: str = ""  # which class reads the checkpoint (``load_generator``); set by each subclass
 
     def __post_init__(self) -> None:
-        if isinstance(self.denoiser, dict):
-            self.denoiser = DenoiserConfig(**self.denoiser)
-        if isinstance(self.scheduler, dict):
-            self.scheduler = SchedulerConfig(**self.scheduler)
-        if self.kind not in ("diffusion", "regression"):
-            raise EmoAnimError(f"generator kind must be 'diffusion' or 'regression', got '{self.kind}'")
-        if self.prediction not in ("sample", "epsilon"):
-            raise EmoAnimError(f"prediction must be 'sample' or 'epsilon', got '{self.prediction}'")
         if not 0 <= self.overlap < self.window:
             raise EmoAnimError(f"overlap ({self.overlap}) must be in [0, window={self.window})")
 
 
-class MotionGenerator(torch.nn.Module):
-    def __init__(self, config: GeneratorConfig) -> None:
+@dataclass
+class GeneratorConfig(BackboneConfig):
+    kind: str = "diffusion"  # MotionGenerator
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)  # noise levels and prediction type
+
+
+def upgrade_config(config: dict) -> dict:
+    """A generator config as written before 0.2 -> today's (a copy): ``prediction`` moved from the
+    generator into its scheduler; the regression baseline has no scheduler."""
+    config = dict(config)
+    if "prediction" in config:
+        config["scheduler"] = {**config.get("scheduler", {}), "prediction": config.pop("prediction")}
+    if config.get("kind") == "regression":
+        config.pop("scheduler", None)
+    return config
+
+
+class GeneratorBase(torch.nn.Module, Pretrained):
+    """The denoiser backbone and the rig units <-> normalised space it works in."""
+
+    config_class: type = BackboneConfig
+    what = "motion generator"
+
+    def __init__(self, config: BackboneConfig) -> None:
         super().__init__()
+        if config.kind != self.config_class.kind:
+            raise EmoAnimError(f"a '{config.kind}' generator config cannot build a {type(self).__name__}: "
+                               "load checkpoints with emoanim.diffusion.load_generator")
         self.config = config
         self.denoiser = Denoiser(config.denoiser)
-        self.scheduler = DiffusionScheduler(config.scheduler)
         D = config.denoiser.num_params
         self.register_buffer("mean", torch.zeros(D))  # rig units <-> the normalised space it denoises
         self.register_buffer("std", torch.ones(D))
+
+    @classmethod
+    def from_config(cls, config):
+        if isinstance(config, dict):
+            config = upgrade_config(config)
+            kind = config.get("kind", "diffusion")
+            if kind != cls.config_class.kind:
+                raise EmoAnimError(f"this checkpoint holds a '{kind}' generator, not a {cls.__name__}: "
+                                   "load it with emoanim.diffusion.load_generator")
+        return cls(config_from_dict(cls.config_class, config, cls.what))
 
     # ---- what it generates --------------------------------------------------------------------
     @property
@@ -92,132 +121,91 @@ class MotionGenerator(torch.nn.Module):
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.std + self.mean
 
-    # ---- one guided prediction -------------------------------------------------------------------
-    def to_x0(self, output: torch.Tensor, x_t: torch.Tensor, t) -> torch.Tensor:
-        """The denoiser's output as a clean-sequence estimate (normalised units)."""
-        if self.config.prediction == "sample":
-            return output
-        a = self.scheduler.alpha_bar(t, x_t)
-        # At high noise x0 = (x_t - sqrt(1 - a) eps) / sqrt(a) amplifies errors; clip it to well past
-        # the training data's range (normalised curves stay within about -5..12).
-        return ((x_t - (1 - a).sqrt() * output) / a.sqrt()).clamp(-X0_CLIP, X0_CLIP)
+    # ---- sampling helpers --------------------------------------------------------------------
+    def conditions(self, content: np.ndarray, style: np.ndarray, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Checked inputs -> content [1, kT, C] aligned to ``num_frames`` and style [1, E] on the model's device."""
+        c = self.config.denoiser
+        content = np.asarray(content, np.float32)
+        style = np.asarray(style, np.float32)
+        if content.ndim != 2 or content.shape[1] != c.content_dim:
+            raise EmoAnimError(f"content must be [frames, {c.content_dim}], got {list(content.shape)}")
+        if style.shape != (c.style_dim,):
+            raise EmoAnimError(f"the style must be a vector of {c.style_dim}, got {list(style.shape)}")
+        if not (np.isfinite(content).all() and np.isfinite(style).all()):
+            raise EmoAnimError("content or style contains NaN or infinite values")
+        if num_frames < 1 or len(content) == 0:
+            raise EmoAnimError("nothing to generate: the audio is empty")
+        device = self.mean.device
+        cont = align_content(torch.from_numpy(content).to(device), num_frames, c.content_per_frame)[None]
+        return cont, torch.from_numpy(style).to(device)[None]
 
-    def predict_x0(self, x_t: torch.Tensor, t: int, content: torch.Tensor, style: torch.Tensor,
-                   guidance: float) -> torch.Tensor:
-        """x_t [1, T, D], content [1, kT, C], style [1, E] -> guided x0 [1, T, D] (Eq. 6: the mix is taken
-        of the denoiser's outputs, eps or x0, which is the same thing, see scheduler.py)."""
-        tt = torch.full((1,), t, dtype=torch.long, device=x_t.device)
-        if guidance == 1.0:
-            return self.to_x0(self.denoiser(x_t, tt, content, style), x_t, t)
-        both = self.denoiser(x_t.expand(2, -1, -1), tt.expand(2), content.expand(2, -1, -1), style.expand(2, -1),
-                             drop=torch.tensor([False, True], device=x_t.device))
-        return self.to_x0(guidance * both[:1] + (1 - guidance) * both[1:], x_t, t)
+    def windows(self, num_frames: int) -> list[int]:
+        return window_starts(num_frames, self.config.window, self.config.overlap)
 
-    # ---- sampling ---------------------------------------------------------------------------------
+    def stitch(self, sample_window: Callable[[int, int, torch.Tensor], torch.Tensor], num_frames: int) -> np.ndarray:
+        """``samplers.sample_windows`` over this model's windows -> params [num_frames, D] in rig units."""
+        out = torch.zeros(1, num_frames, self.config.denoiser.num_params, device=self.mean.device)
+        out = sample_windows(sample_window, out, self.config.window, self.config.overlap)
+        return self.denormalize(out)[0].cpu().numpy().astype(np.float32)
+
+
+def progress_counter(callback: Progress | None, total: int) -> Callable[..., None]:
+    """A step callback that reports (steps done, ``total``) to ``callback`` over all windows."""
+    done = [0]
+
+    def step(*_) -> None:
+        done[0] += 1
+        if callback:
+            callback(done[0], total)
+
+    return step
+
+
+class MotionGenerator(GeneratorBase):
+    config_class = GeneratorConfig
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        super().__init__(config)
+        self.scheduler = DiffusionScheduler(config.scheduler)
+
     @torch.no_grad()
     def sample(
         self,
         content: np.ndarray,
         style: np.ndarray,
         num_frames: int,
-        guidance: float = 2.0,
-        steps: int = 25,
+        guidance: float | None = None,
+        steps: int | None = None,
+        sampler: str | None = None,
         seed: int = 0,
-        callback: Callable[[int, int], None] | None = None,
+        callback: Progress | None = None,
     ) -> np.ndarray:
-        """content [Ta, C] at 50 fps, style [E] -> params [num_frames, D] float32 in rig units."""
+        """content [Ta, C] at 50 fps, style [E] -> params [num_frames, D] float32 in rig units.
+        ``guidance``, ``steps`` and ``sampler`` default (None) to emoanim.vocabulary's."""
+        guidance = DEFAULT_GUIDANCE if guidance is None else guidance
+        steps = DEFAULT_STEPS if steps is None else steps
+        sampler = DEFAULT_SAMPLER if sampler is None else sampler
+        if sampler not in SAMPLERS:
+            raise EmoAnimError(f"unknown sampler '{sampler}': choose one of {', '.join(SAMPLERS)}")
         self.eval()
-        c = self.config
-        content = np.asarray(content, np.float32)
-        style = np.asarray(style, np.float32)
-        if content.ndim != 2 or content.shape[1] != c.denoiser.content_dim:
-            raise EmoAnimError(f"content must be [frames, {c.denoiser.content_dim}], got {list(content.shape)}")
-        if style.shape != (c.denoiser.style_dim,):
-            raise EmoAnimError(f"the style must be a vector of {c.denoiser.style_dim}, got {list(style.shape)}")
-        if not (np.isfinite(content).all() and np.isfinite(style).all()):
-            raise EmoAnimError("content or style contains NaN or infinite values")
-        if num_frames < 1 or len(content) == 0:
-            raise EmoAnimError("nothing to generate: the audio is empty")
-        if not 0.0 <= guidance <= 10.0:
-            raise EmoAnimError(f"guidance must be between 0 and 10, got {guidance}")
-        device = self.mean.device
-        k = c.denoiser.content_per_frame
-        cont = align_content(torch.from_numpy(content).to(device), num_frames, k)[None]  # [1, kT, C]
-        sty = torch.from_numpy(style).to(device)[None]
-        gen = torch.Generator().manual_seed(int(seed))
-        windows = window_starts(num_frames, c.window, c.overlap)
-        total = len(windows) * (1 if c.kind == "regression" else len(self.scheduler.timesteps(steps)))
-        out = torch.zeros(1, num_frames, c.denoiser.num_params, device=device)
-        progress = [0]
-
-        def step_done() -> None:
-            progress[0] += 1
-            if callback:
-                callback(progress[0], total)
-
-        for start in windows:
-            end = min(start + c.window, num_frames)
-            known = max(0, min(done_until(windows, start, c.window, num_frames), end) - start)
-            w_content = cont[:, k * start : k * end]
-            if c.kind == "regression":
-                x = self.denoiser(torch.zeros_like(out[:, start:end]), torch.zeros(1, dtype=torch.long, device=device),
-                                  w_content, sty)
-            else:
-                prefix = out[:, start : start + known]
-                x = self._sample_window(w_content, sty, end - start, prefix, guidance, steps, gen, step_done)
-            new = x[:, known:]
-            if known:  # cross-fade the inpainted overlap into what the previous window produced
-                ramp = torch.linspace(0, 1, known + 2, device=device)[1:-1, None]
-                out[:, start : start + known] = (1 - ramp) * out[:, start : start + known] + ramp * x[:, :known]
-            out[:, start + known : end] = new
-            if c.kind == "regression":
-                step_done()
-        return self.denormalize(out)[0].cpu().numpy().astype(np.float32)
-
-    def _sample_window(self, content, style, T, prefix, guidance, steps, gen, step_done) -> torch.Tensor:
-        sch = self.scheduler
+        content_t, style_t = self.conditions(content, style, num_frames)
+        low, high = GUIDANCE_RANGE
+        if not low <= guidance <= high:
+            raise EmoAnimError(f"guidance must be between {low:g} and {high:g}, got {guidance}")
+        sch, k = self.scheduler, self.config.denoiser.content_per_frame
         D = self.config.denoiser.num_params
-        device = content.device
-        x = torch.randn(1, T, D, generator=gen).to(device)
-        fixed_noise = torch.randn(1, prefix.shape[1], D, generator=gen).to(device)  # for the inpainted prefix
-        ts = sch.timesteps(steps)
-        ancestral = len(ts) == sch.num_train_steps
-        for i, t in enumerate(ts):
-            if prefix.shape[1]:
-                x[:, : prefix.shape[1]] = sch.add_noise(prefix, fixed_noise, t)
-            x0 = self.predict_x0(x, t, content, style, guidance)
-            if ancestral:
-                x = sch.ancestral_step(x, x0, t, torch.randn(x.shape, generator=gen).to(device))
-            else:
-                x = sch.ddim_step(x, x0, t, ts[i + 1] if i + 1 < len(ts) else -1)
-            step_done()
-        return x
+        timesteps = sch.timesteps(steps)
+        gen = torch.Generator().manual_seed(int(seed))
+        step = progress_counter(callback, len(self.windows(num_frames)) * len(timesteps))
 
-    # ---- persistence ------------------------------------------------------------------------------
-    def save_pretrained(self, folder: str | Path) -> Path:
-        return save_model(folder, self, asdict(self.config))
+        def sample_window(start: int, end: int, prefix: torch.Tensor) -> torch.Tensor:
+            # The draw order (window noise, prefix noise, then per-step noise) fixes every seeded take.
+            x = torch.randn(1, end - start, D, generator=gen).to(content_t.device)
+            prefix_noise = torch.randn(1, prefix.shape[1], D, generator=gen).to(content_t.device)
+            known = repaint(sch, prefix, prefix_noise) if prefix.shape[1] else None
+            denoise = guided(self.denoiser, sch, content_t[:, k * start : k * end], style_t, guidance)
+            if sampler == "ddpm":
+                return sample_ddpm(denoise, sch, x, timesteps, gen, known, step)
+            return sample_ddim(denoise, sch, x, timesteps, known, step)
 
-    @classmethod
-    def from_pretrained(cls, folder: str | Path, device: str = "cpu") -> "MotionGenerator":
-        config, state = read_model(folder, "motion generator")
-        try:
-            cfg = GeneratorConfig(**config)
-        except TypeError as exc:
-            raise EmoAnimError(f"the motion generator config in {folder} is not valid ({exc})") from None
-        return load_state(cls(cfg), state, folder, "motion generator").to(device)
-
-
-def window_starts(num_frames: int, window: int, overlap: int) -> list[int]:
-    """Start frames of the windows that cover ``num_frames``: every ``window - overlap`` frames, the
-    last one moved back so that it is a full window ending at the last frame."""
-    if num_frames <= window:
-        return [0]
-    step = window - overlap
-    starts = list(range(0, num_frames - window, step)) + [num_frames - window]
-    return sorted(set(starts))
-
-
-def done_until(starts: list[int], start: int, window: int, num_frames: int) -> int:
-    """Frames already generated when the window at ``start`` begins: the end of the previous window."""
-    i = starts.index(start)
-    return 0 if i == 0 else min(starts[i - 1] + window, num_frames)
+        return self.stitch(sample_window, num_frames)

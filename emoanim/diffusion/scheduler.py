@@ -1,9 +1,12 @@
-"""The noise scheduler: forward noising (paper Eq. 4) and two reverse samplers, separate from any model.
+"""The noise scheduler: forward noising (paper Eq. 4), the prediction type and the two reverse steps,
+pure maths separate from any model (the loops over steps are in ``samplers.py``).
 
-The denoiser predicts the clean sequence x0 (as in MDM-style motion diffusion: the lip-sync and
-emotion losses read x0 directly). Both samplers take that prediction:
+The denoiser predicts the clean sequence x0 by default (``prediction="sample"``, as in MDM-style
+motion diffusion: the lip-sync and emotion losses read x0 directly) or the noise (``"epsilon"``);
+``to_x0`` turns either into the x0 estimate that both reverse steps take:
 
-- ``ancestral_step``: the DDPM posterior q(x_{t-1} | x_t, x0) with fresh noise, run over all 400 steps;
+- ``ancestral_step``: the DDPM posterior q(x_{t_prev} | x_t, x0) with fresh noise; over all 400
+  timesteps it is the paper's sampler, over a sub-sequence the strided ancestral sampler;
 - ``ddim_step``: DDIM (eta = 0: deterministic) over any sub-sequence of timesteps, e.g. 25.
 
 Classifier-free guidance (Eq. 6) is linear in the prediction, so guiding x0 is the same as guiding
@@ -21,11 +24,19 @@ import torch
 
 from emoanim.errors import EmoAnimError
 
+PREDICTIONS = ("sample", "epsilon")
+X0_CLIP = 15.0  # normalised units: well past the training data's range (about -5..12)
+
 
 @dataclass
 class SchedulerConfig:
-    num_train_steps: int = 400
+    num_train_steps: int = 400  # N noise levels the denoiser was trained on (also the most sampling steps)
     schedule: str = "cosine"  # "cosine" (Nichol & Dhariwal) or "linear" (DDPM's 1e-4..0.02, rescaled)
+    prediction: str = "sample"  # what the denoiser outputs: "sample" (x0) or "epsilon" (the noise)
+
+    def __post_init__(self) -> None:
+        if self.prediction not in PREDICTIONS:
+            raise EmoAnimError(f"prediction must be 'sample' or 'epsilon', got '{self.prediction}'")
 
 
 class DiffusionScheduler:
@@ -34,7 +45,7 @@ class DiffusionScheduler:
         n = config.num_train_steps
         if config.schedule == "cosine":
             s = 0.008
-            f = lambda t: math.cos((t / n + s) / (1 + s) * math.pi / 2) ** 2
+            f = lambda t: math.cos((t / n + s) / (1 + s) * math.pi / 2) ** 2  # noqa: E731
             betas = torch.tensor([min(1 - f(i + 1) / f(i), 0.999) for i in range(n)], dtype=torch.float64)
         elif config.schedule == "linear":
             scale = 1000 / n
@@ -47,6 +58,10 @@ class DiffusionScheduler:
     @property
     def num_train_steps(self) -> int:
         return self.config.num_train_steps
+
+    @property
+    def prediction(self) -> str:
+        return self.config.prediction
 
     def alpha_bar(self, t: torch.Tensor | int, like: torch.Tensor) -> torch.Tensor:
         a = self.alphas_cumprod[torch.as_tensor(t).long().cpu()].to(like.device, like.dtype)
@@ -61,12 +76,26 @@ class DiffusionScheduler:
         a = self.alpha_bar(t, x_t)
         return (x_t - a.sqrt() * x0) / (1 - a).sqrt()
 
+    # ---- the prediction type ----------------------------------------------------------------------
+    def to_x0(self, output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
+        """The denoiser's output [B, T, D] as a clean-sequence estimate (normalised units)."""
+        if self.prediction == "sample":
+            return output
+        a = self.alpha_bar(t, x_t)
+        # At high noise x0 = (x_t - sqrt(1 - a) eps) / sqrt(a) amplifies errors: clip it.
+        return ((x_t - (1 - a).sqrt() * output) / a.sqrt()).clamp(-X0_CLIP, X0_CLIP)
+
+    def target(self, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """What the denoiser is trained to output for x_t = add_noise(x0, noise, t)."""
+        return x0 if self.prediction == "sample" else noise
+
+    # ---- reverse steps -----------------------------------------------------------------------------
     def timesteps(self, steps: int) -> list[int]:
-        """``steps`` timesteps from N-1 down to 0, evenly spaced (all N for ``steps`` >= N)."""
+        """``steps`` timesteps from N-1 down to 0, evenly spaced (1 <= steps <= N; N gives every one)."""
         n = self.num_train_steps
-        if not 1 <= steps:
-            raise EmoAnimError(f"sampling steps must be at least 1, got {steps}")
-        steps = min(steps, n)
+        if not 1 <= steps <= n:
+            raise EmoAnimError(f"sampling steps must be from 1 to {n} (the noise levels this generator was "
+                               f"trained with), got {steps}")
         return sorted({int(round(x)) for x in torch.linspace(n - 1, 0, steps).tolist()}, reverse=True)
 
     def ddim_step(self, x_t: torch.Tensor, x0: torch.Tensor, t: int, t_prev: int) -> torch.Tensor:
@@ -77,11 +106,13 @@ class DiffusionScheduler:
         a_prev = self.alpha_bar(t_prev, x_t)
         return a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
 
-    def ancestral_step(self, x_t: torch.Tensor, x0: torch.Tensor, t: int, noise: torch.Tensor) -> torch.Tensor:
-        """One DDPM step t -> t-1: the mean and variance of q(x_{t-1} | x_t, x0), plus noise."""
-        if t == 0:
+    def ancestral_step(self, x_t: torch.Tensor, x0: torch.Tensor, t: int, t_prev: int,
+                       noise: torch.Tensor) -> torch.Tensor:
+        """One DDPM step t -> t_prev (< t; -1 means the clean sequence): the mean and variance of
+        q(x_{t_prev} | x_t, x0), plus noise. With t_prev = t - 1 it is DDPM's own step."""
+        if t_prev < 0:
             return x0
-        a, a_prev = self.alpha_bar(t, x_t), self.alpha_bar(t - 1, x_t)
+        a, a_prev = self.alpha_bar(t, x_t), self.alpha_bar(t_prev, x_t)
         beta = 1 - a / a_prev
         mean = (a_prev.sqrt() * beta / (1 - a)) * x0 + ((1 - beta).sqrt() * (1 - a_prev) / (1 - a)) * x_t
         var = beta * (1 - a_prev) / (1 - a)

@@ -10,34 +10,24 @@ It is trained first, frozen, then (1) scores generated motion inside the generat
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emoanim.errors import EmoAnimError
-from emoanim.persistence import load_state, read_model, save_model
-
-
-def mouth_param_names(names: list[str]) -> list[str]:
-    """The parameters that move the lips: ARKit jaw*/mouth*/cheekPuff, FLAME expressions and jaw."""
-    mouth = [n for n in names if n.startswith(("jaw", "mouth", "cheekPuff", "exp"))]
-    if not mouth:
-        raise EmoAnimError("no mouth parameters (jaw*, mouth*, exp*) among the rig's parameters")
-    return mouth
+from emoanim.persistence import Pretrained
 
 
 @dataclass
 class SyncExpertConfig:
     param_names: list[str] = field(default_factory=list)  # the rig's parameters, in order
-    mouth_names: list[str] = field(default_factory=list)  # the ones the expert reads
-    content_dim: int = 41
+    mouth_names: list[str] = field(default_factory=list)  # the ones the expert reads (the rig's "mouth" group)
+    content_dim: int = 41  # C: content features per audio frame
     window: int = 5  # motion frames (0.2 s at 25 fps)
-    content_per_frame: int = 2
-    hidden: int = 256
-    embed_dim: int = 64
+    content_per_frame: int = 2  # audio frames per motion frame
+    hidden: int = 256  # width of both towers
+    embed_dim: int = 64  # the shared embedding space
 
 
 def _tower(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
@@ -45,7 +35,10 @@ def _tower(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
                          nn.Linear(hidden, out_dim))
 
 
-class LipSyncExpert(nn.Module):
+class LipSyncExpert(nn.Module, Pretrained):
+    config_class = SyncExpertConfig
+    what = "lip-sync expert"
+
     def __init__(self, config: SyncExpertConfig) -> None:
         super().__init__()
         self.config = c = config
@@ -105,13 +98,3 @@ class LipSyncExpert(nn.Module):
         a = content.gather(1, afr[..., None].expand(-1, -1, content.shape[-1]))
         logits = self.embed_motion(m) @ self.embed_audio(a).T * self.log_scale.exp()
         return F.cross_entropy(logits, torch.arange(len(starts), device=params.device))
-
-    # ---- persistence -------------------------------------------------------------------------
-    def save_pretrained(self, folder: str | Path, metrics: dict | None = None) -> Path:
-        return save_model(folder, self, {**asdict(self.config), "metrics": metrics or {}})
-
-    @classmethod
-    def from_pretrained(cls, folder: str | Path, device: str = "cpu") -> "LipSyncExpert":
-        config, state = read_model(folder, "lip-sync expert")
-        config.pop("metrics", None)
-        return load_state(cls(SyncExpertConfig(**config)), state, folder, "lip-sync expert").to(device)

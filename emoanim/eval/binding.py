@@ -15,19 +15,20 @@ import numpy as np
 import torch
 
 from emoanim.binding.space import EmotionSpace
-from emoanim.vocabulary import VALID_CLASSES, class_label, label_class
-from emoanim.train.binding import (
-    _embed,
+from emoanim.data.clip_set import (
+    CLASS_EMOTION,
+    CLASS_INTENSITY,
     audio_batch,
+    embed_frozen,
     evaluate_classifier,
     frozen_features,
     load_split,
     motion_batch,
-    pad,
 )
 from emoanim.data.corpus import Corpus
-from emoanim.vocabulary import EMOTIONS
+from emoanim.data.descriptions import FREE_TEXT_PROBES
 from emoanim.fileio import atomic_write
+from emoanim.vocabulary import EMOTIONS, VALID_CLASSES
 
 MODALITIES = ("motion", "audio", "text", "label")
 
@@ -40,35 +41,35 @@ def evaluate_binding(space: EmotionSpace, corpus_dir: str | Path, split: str = "
     texts = [t for texts in data.descriptions for t in texts]
     per_text_clip = np.repeat(np.arange(len(data)), [len(t) for t in data.descriptions])
 
-    z = {
-        "motion": _embed(space, "motion", pad([f.numpy() for f in features["motion"]])).numpy(),
-        "audio": _embed(space, "audio", pad([f.numpy() for f in features["audio"]])).numpy(),
+    vectors = {  # emotion vectors [samples, E] of each modality
+        "motion": embed_frozen(space, "motion", features["motion"]).numpy(),
+        "audio": embed_frozen(space, "audio", features["audio"]).numpy(),
         "text": space.embed_texts(texts).numpy(),
         "label": space.embed_labels(torch.from_numpy(data.label)).numpy(),
     }
     clip_of = {"motion": np.arange(len(data)), "audio": np.arange(len(data)), "text": per_text_clip,
                "label": np.arange(len(data))}
     prototypes = space.prototypes()[VALID_CLASSES].numpy()
-    proto_emotion = np.array([EMOTIONS.index(class_label(c)[0]) for c in VALID_CLASSES])
-    proto_intensity = np.array([class_label(c)[1] - 1 for c in VALID_CLASSES])
+    proto_emotion = CLASS_EMOTION[VALID_CLASSES]
+    proto_intensity = CLASS_INTENSITY[VALID_CLASSES]
 
     results: dict = {"split": split, "clips": len(data), "modalities": {}}
     not_neutral = data.emotion != EMOTIONS.index("neutral")
     for modality in MODALITIES:
-        emb, clips = z[modality], clip_of[modality]
+        emb, clips = vectors[modality], clip_of[modality]
         nearest = (emb @ prototypes.T).argmax(1)
         emotion_ok = proto_emotion[nearest] == data.emotion[clips]
         intensity_ok = proto_intensity[nearest] == data.intensity[clips]
-        # Retrieval: the nearest motion embedding of another clip should share emotion and intensity.
-        sims = emb @ z["motion"].T
+        # Retrieval: the nearest motion emotion vector of another clip should share emotion and intensity.
+        sims = emb @ vectors["motion"].T
         if modality != "motion":
             retrieved = sims.argmax(1)
         else:
             np.fill_diagonal(sims, -np.inf)
             retrieved = sims.argmax(1)
-        matched = np.einsum("ij,ij->i", emb, z["motion"][clips])
+        matched = np.einsum("ij,ij->i", emb, vectors["motion"][clips])
         different = data.emotion[clips][:, None] != data.emotion[None, :]
-        mismatched = (emb @ z["motion"].T)[different]
+        mismatched = (emb @ vectors["motion"].T)[different]
         results["modalities"][modality] = {
             "samples": int(len(emb)),
             "emotion_acc": float(emotion_ok.mean()),
@@ -82,15 +83,13 @@ def evaluate_binding(space: EmotionSpace, corpus_dir: str | Path, split: str = "
     results["audio_encoder_head"] = evaluate_classifier(space.audio_encoder, audio_batch, data)
     results["free_text"] = free_text_probes(space)
     if plot is not None:
-        plot_space(z, clip_of, data.emotion, prototypes, proto_emotion, plot)
+        plot_space(vectors, clip_of, data.emotion, prototypes, proto_emotion, plot)
         results["plot"] = str(plot)
     return results
 
 
 @torch.no_grad()
 def free_text_probes(space: EmotionSpace) -> dict:
-    from emoanim.data.descriptions import FREE_TEXT_PROBES
-
     rows = []
     for text, (emotion, intensity) in FREE_TEXT_PROBES.items():
         predicted, level, cos = space.classify(space.embed(text=text))
@@ -99,14 +98,14 @@ def free_text_probes(space: EmotionSpace) -> dict:
     return {"emotion_acc": float(np.mean([r["emotion_ok"] for r in rows])), "probes": rows}
 
 
-def plot_space(z, clip_of, clip_emotion, prototypes, proto_emotion, path: Path) -> None:
-    """PCA of every embedding onto 2-D: colour = emotion, marker = modality."""
-    import matplotlib
+def plot_space(vectors, clip_of, clip_emotion, prototypes, proto_emotion, path: Path) -> None:
+    """PCA of every emotion vector onto 2-D: colour = emotion, marker = modality."""
+    import matplotlib  # lazy: start-up time
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    everything = np.concatenate([z[m] for m in MODALITIES] + [prototypes])
+    everything = np.concatenate([vectors[m] for m in MODALITIES] + [prototypes])
     mean = everything.mean(0)
     _, _, vt = np.linalg.svd(everything - mean, full_matrices=False)
     project = lambda x: (x - mean) @ vt[:2].T  # noqa: E731
@@ -115,8 +114,8 @@ def plot_space(z, clip_of, clip_emotion, prototypes, proto_emotion, path: Path) 
     fig, ax = plt.subplots(figsize=(8, 7), dpi=110)
     rng = np.random.default_rng(0)
     for modality in MODALITIES:
-        keep = rng.permutation(len(z[modality]))[:300]  # a readable number of points per modality
-        xy = project(z[modality][keep])
+        keep = rng.permutation(len(vectors[modality]))[:300]  # a readable number of points per modality
+        xy = project(vectors[modality][keep])
         emotion = clip_emotion[clip_of[modality][keep]]
         ax.scatter(xy[:, 0], xy[:, 1], c=[colours(e) for e in emotion], marker=markers[modality], s=14, alpha=0.55,
                    linewidths=0)
@@ -169,4 +168,4 @@ def write_report(results: dict, out_dir: Path, name: str = "binding_eval") -> tu
     return js, md
 
 
-__all__ = ["evaluate_binding", "free_text_probes", "markdown_table", "write_report", "label_class"]
+__all__ = ["evaluate_binding", "free_text_probes", "markdown_table", "write_report"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from emoanim.data.corpus import Corpus
+from emoanim.rigs import load_rig
+from emoanim.vocabulary import BILABIALS
 
 OPEN_VOWELS = ("aa", "ae", "ao", "aw")
 
@@ -18,8 +20,6 @@ def blink_rate(params: np.ndarray, blink_index: int, fps: float) -> tuple[int, f
 def corpus_motion_checks(corpus: Corpus, every: int = 20) -> dict:
     """Blink rate over the whole corpus; lip gap on the rig at /p b m/ and open-vowel centres
     for every ``every``-th clip (posing is the slow part)."""
-    from emoanim.rigs import load_rig
-
     names = corpus.meta.names
     rig = load_rig(corpus.meta.rig)
     upper, lower = rig.group("upper_lip"), rig.group("lower_lip")
@@ -37,7 +37,7 @@ def corpus_motion_checks(corpus: Corpus, every: int = 20) -> dict:
         gap_mm = 1000 * (v[:, upper, 1].mean(1) - v[:, lower, 1].mean(1))
         for p in clip.phones:
             frame = min(int((p.start + p.end) / 2 * corpus.meta.fps), len(gap_mm) - 1)
-            if p.phone in ("p", "b", "m"):
+            if p.phone in BILABIALS:
                 gaps["bilabial"].append(gap_mm[frame])
             elif p.phone in OPEN_VOWELS and p.duration > 0.06:
                 gaps["open_vowel"].append(gap_mm[frame])

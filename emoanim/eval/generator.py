@@ -17,89 +17,46 @@ ancestral sampler on a small subset:
   and intensity); intensity accuracy for label control;
 - diversity: the distance between two takes (seeds 0 and 1) of the same input;
 - a guidance sweep with label control, and the fast sampler against 400 steps on the same clips.
+
+The metric functions are in ``metrics.py``; the targets, tables and figure in ``report.py``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import torch
 
-from emoanim.binding.motion_encoder import is_head_rotation
 from emoanim.binding.space import EmotionSpace
-from emoanim.vocabulary import EMOTIONS
-from emoanim.diffusion.generator import MotionGenerator
+from emoanim.data.corpus import Corpus
+from emoanim.data.generator_set import GeneratorData, prepare
+from emoanim.diffusion import MotionGenerator, RegressionGenerator
+from emoanim.diffusion.generator import GeneratorBase
 from emoanim.diffusion.sync_expert import LipSyncExpert
-from emoanim.train.generator import GeneratorData
 from emoanim.errors import EmoAnimError
 from emoanim.eval.corpus import blink_rate
-from emoanim.fileio import atomic_write
+from emoanim.eval.metrics import (
+    MAX_OFFSET,
+    MODALITIES,
+    MouthPoser,
+    au_std,
+    landmark_distance,
+    param_distance,
+    relative_difference,
+    sync_confidence,
+)
+from emoanim.eval.report import check_targets
+from emoanim.rigs import rig_param_groups
+from emoanim.vocabulary import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, EMOTIONS, class_label
 
-MODALITIES = ("label", "text", "audio", "motion")
 GUIDANCE_SWEEP = (0.5, 1.0, 1.5, 2.0, 3.0)
-MAX_OFFSET = 15  # frames either side for the lip-sync offset curve
-FIGURE_CURVES = ("jawOpen", "mouthSmileLeft", "eyeBlinkLeft", "browInnerUp", "browDownLeft")
-NATURAL_BLINKS = (0.28, 0.45)  # blinks per second of real talking faces
 # Metrics compared between the fast sampler and 400 steps (name, higher is better or not does not matter).
 COMPARED = ("lve_mm", "mouth_mm", "lse_c", "lse_abs_offset", "blinks_per_s", "au_std", "emo_sim", "emotion_acc",
             "diversity_mm")
-
-
-# ---- metrics of one clip (NumPy; vertices in metres, results in mm) -------------------------------
-
-
-def lip_vertex_error(pred: np.ndarray, gt: np.ndarray) -> float:
-    """pred, gt [T, L, 3] lip vertices in metres -> mean over frames of the largest distance, mm."""
-    return float(1000 * np.linalg.norm(pred - gt, axis=-1).max(1).mean())
-
-
-def landmark_distance(pred: np.ndarray, gt: np.ndarray) -> float:
-    """pred, gt [T, V, 3] in metres -> mean distance over frames and vertices, mm."""
-    return float(1000 * np.linalg.norm(pred - gt, axis=-1).mean())
-
-
-def param_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean over frames of the L2 distance between two parameter sequences [T, D]."""
-    return float(np.linalg.norm(a - b, axis=-1).mean())
-
-
-def au_std(params: np.ndarray, actions: Sequence[int]) -> float:
-    """Per-action standard deviation over time, mean over the actions (a still face gives 0)."""
-    return float(params[:, list(actions)].std(0).mean())
-
-
-def sync_confidence(curve: np.ndarray, max_offset: int = MAX_OFFSET) -> tuple[float, int]:
-    """An offset-similarity curve [2 * max_offset + 1] (NaN where the clip is too short) ->
-    (confidence = max - median, best offset in frames)."""
-    curve = np.asarray(curve, np.float64)
-    if not np.isfinite(curve).any():
-        return float("nan"), 0
-    return float(np.nanmax(curve) - np.nanmedian(curve)), int(np.nanargmax(curve)) - max_offset
-
-
-class MouthPoser:
-    """Poses only the lip and mouth vertices of a rig (what the lip metrics read)."""
-
-    def __init__(self, rig) -> None:
-        lips = np.concatenate([rig.group("upper_lip"), rig.group("lower_lip")])
-        mouth = rig.group("mouth")
-        self.rig = rig
-        self.index = np.unique(np.concatenate([lips, mouth]))
-        self.lips = np.searchsorted(self.index, lips)
-        self.mouth = np.searchsorted(self.index, mouth)
-
-    def __call__(self, params: np.ndarray) -> np.ndarray:
-        return self.rig.vertices_at(params, self.index)  # [T, n, 3] metres
-
-    def errors(self, pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
-        """Posed subsets [T, n, 3] -> (lip vertex error, mouth landmark distance), mm."""
-        return lip_vertex_error(pred[:, self.lips], gt[:, self.lips]), landmark_distance(pred[:, self.mouth],
-                                                                                          gt[:, self.mouth])
 
 
 # ---- what the evaluation reads ------------------------------------------------------------------
@@ -107,7 +64,7 @@ class MouthPoser:
 
 @dataclass
 class EvalClips:
-    """The split in memory: ``data`` from ``diffusion.train.prepare`` plus what it leaves out."""
+    """The split in memory: ``data`` from ``emoanim.data.generator_set.prepare`` plus what it leaves out."""
 
     data: GeneratorData
     intensity: np.ndarray  # [N] 1-3
@@ -124,11 +81,12 @@ class EvalClips:
 @dataclass
 class GeneratorEvalOptions:
     limit: int = 160  # clips, balanced over the emotions
-    steps: int = 25  # fast sampler
-    guidance: float = 2.0
+    steps: int = DEFAULT_STEPS  # the fast sampler's steps
+    guidance: float = DEFAULT_GUIDANCE
+    sampler: str = DEFAULT_SAMPLER  # the fast sampler
     sweep: tuple[float, ...] = GUIDANCE_SWEEP
     sweep_clips: int = 80  # clips of the guidance sweep (a subset of the evaluated ones)
-    full_steps: int = 400
+    full_steps: int | None = None  # the full ancestral sampler's steps (None: all the generator's noise levels)
     full_clips: int = 16  # clips sampled with ``full_steps`` too
     seed: int = 0
     log: Callable[[str], None] = field(default=print, repr=False)
@@ -179,8 +137,10 @@ class _Judge:
         self.clips, self.space, self.expert, self.poser = clips, space, expert, poser
         names = clips.data.names
         self.fps = clips.data.fps
-        self.actions = [k for k, n in enumerate(names) if not is_head_rotation(n)]
-        self.blink = names.index("eyeBlinkLeft") if "eyeBlinkLeft" in names else None
+        groups = rig_param_groups(clips.data.rig, num_expressions=100)  # (the largest FLAME: any size's names)
+        self.actions = [k for k, n in enumerate(names) if n not in groups["head"]]  # facial actions, not head pose
+        blinks = [n for n in groups["blink"] if n in names]
+        self.blink = names.index(blinks[0]) if blinks else None  # one eyelid is enough to count blinks
         self._gt_vertices: dict[int, np.ndarray] = {}
         self._gt_z: dict[int, np.ndarray] = {}
 
@@ -284,15 +244,15 @@ def control_styles(clips: EvalClips, space: EmotionSpace, judge: _Judge, chosen:
     return styles
 
 
-def _generate(gen: MotionGenerator, clips: EvalClips, idx: list[int], styles: dict[int, np.ndarray], guidance: float,
-              steps: int, seed: int) -> list[np.ndarray]:
+def _generate(gen: GeneratorBase, clips: EvalClips, idx: list[int], styles: dict[int, np.ndarray], guidance: float,
+              steps: int, seed: int, sampler: str) -> list[np.ndarray]:
     data = clips.data
     return [gen.sample(data.content[i], styles[i], num_frames=len(data.params[i]), guidance=guidance, steps=steps,
-                       seed=seed) for i in idx]
+                       sampler=sampler, seed=seed) for i in idx]
 
 
 def evaluate_generator(clips: EvalClips, space: EmotionSpace, generator: MotionGenerator,
-                       regression: MotionGenerator | None, expert: LipSyncExpert | None, rig,
+                       regression: RegressionGenerator | None, expert: LipSyncExpert | None, rig,
                        options: GeneratorEvalOptions | None = None) -> dict:
     """All rows, the guidance sweep and fast-vs-full; returns the results (JSON-ready) with the
     curves of one clip under ``results['figure']``."""
@@ -327,19 +287,19 @@ def evaluate_generator(clips: EvalClips, space: EmotionSpace, generator: MotionG
 
     takes: dict[tuple[str, str, int], list[np.ndarray]] = {}  # (row, modality, seed) -> outputs
 
-    def model_row(name: str, gen: MotionGenerator) -> None:
+    def model_row(name: str, gen: GeneratorBase) -> None:
         t0 = time.time()
-        row: dict = {"controls": {}, "steps": None if gen.config.kind == "regression" else o.steps,
-                     "guidance": None if gen.config.kind == "regression" else o.guidance}
+        sampled = isinstance(gen, MotionGenerator)  # the regression baseline has no steps nor guidance
+        row: dict = {"controls": {}, "steps": o.steps if sampled else None, "guidance": o.guidance if sampled else None}
         for m in MODALITIES:
             idx = [i for i in chosen if i in styles[m]]
             if not idx:
                 continue
-            out = _generate(gen, clips, idx, styles[m], o.guidance, o.steps, o.seed)
+            out = _generate(gen, clips, idx, styles[m], o.guidance, o.steps, o.seed, o.sampler)
             takes[(name, m, o.seed)] = out
             row["controls"][m] = judge.score(idx, out)
             log(f"  {name} / {m}: {time.time() - t0:.0f} s")
-        second = _generate(gen, clips, chosen, styles["label"], o.guidance, o.steps, o.seed + 1)
+        second = _generate(gen, clips, chosen, styles["label"], o.guidance, o.steps, o.seed + 1, o.sampler)
         takes[(name, "label", o.seed + 1)] = second
         row.update(judge.diversity(takes[(name, "label", o.seed)], second))
         row["seconds"] = round(time.time() - t0, 1)
@@ -360,8 +320,8 @@ def evaluate_generator(clips: EvalClips, space: EmotionSpace, generator: MotionG
             a = [takes[(diffusion, "label", o.seed)][position[i]] for i in sweep_idx]
             b = [takes[(diffusion, "label", o.seed + 1)][position[i]] for i in sweep_idx]
         else:
-            a = _generate(generator, clips, sweep_idx, styles["label"], s, o.steps, o.seed)
-            b = _generate(generator, clips, sweep_idx, styles["label"], s, o.steps, o.seed + 1)
+            a = _generate(generator, clips, sweep_idx, styles["label"], s, o.steps, o.seed, o.sampler)
+            b = _generate(generator, clips, sweep_idx, styles["label"], s, o.steps, o.seed + 1, o.sampler)
         sweep.append({"guidance": s, **judge.score(sweep_idx, a), **judge.diversity(a, b)})
         log(f"  guidance {s}: {time.time() - t:.0f} s")
     timings["sweep_s"] = time.time() - t
@@ -369,15 +329,17 @@ def evaluate_generator(clips: EvalClips, space: EmotionSpace, generator: MotionG
     # Fast sampler vs the full ancestral sampler on the same few clips (label control, two takes each).
     t = time.time()
     full_idx = chosen[: o.full_clips]
-    full_name = f"diffusion ({o.full_steps} steps, {len(full_idx)} clips)"
+    full_steps = generator.scheduler.num_train_steps if o.full_steps is None else o.full_steps
+    full_name = f"diffusion ({full_steps} steps, {len(full_idx)} clips)"
     fast_a = [takes[(diffusion, "label", o.seed)][position[i]] for i in full_idx]
     fast_b = [takes[(diffusion, "label", o.seed + 1)][position[i]] for i in full_idx]
-    full_a = _generate(generator, clips, full_idx, styles["label"], o.guidance, o.full_steps, o.seed)
-    full_b = _generate(generator, clips, full_idx, styles["label"], o.guidance, o.full_steps, o.seed + 1)
+    full_a = _generate(generator, clips, full_idx, styles["label"], o.guidance, full_steps, o.seed, "ddpm")
+    full_b = _generate(generator, clips, full_idx, styles["label"], o.guidance, full_steps, o.seed + 1, "ddpm")
     fast = {**judge.score(full_idx, fast_a), **judge.diversity(fast_a, fast_b)}
     full = {**judge.score(full_idx, full_a), **judge.diversity(full_a, full_b)}
     rows[full_name] = {"controls": {"label": {k: v for k, v in full.items() if not k.startswith("diversity")}},
-                       "steps": o.full_steps, "guidance": o.guidance, "diversity_mm": full["diversity_mm"],
+                       "steps": full_steps, "sampler": "ddpm", "guidance": o.guidance,
+                       "diversity_mm": full["diversity_mm"],
                        "diversity_param": full["diversity_param"], "seconds": round(time.time() - t, 1)}
     comparison = {k: {"fast": fast[k], "full": full[k], "rel_diff": relative_difference(fast[k], full[k])}
                   for k in COMPARED}
@@ -400,9 +362,9 @@ def evaluate_generator(clips: EvalClips, space: EmotionSpace, generator: MotionG
     results = {
         "clips": len(chosen), "clips_per_emotion": {e: int((data.emotion[chosen] == k).sum())
                                                      for k, e in enumerate(EMOTIONS)},
-        "steps": o.steps, "guidance": o.guidance, "seed": o.seed, "rows": rows,
+        "steps": o.steps, "sampler": o.sampler, "guidance": o.guidance, "seed": o.seed, "rows": rows,
         "guidance_sweep": {"clips": len(sweep_idx), "rows": sweep},
-        "fast_vs_full": {"clips": len(full_idx), "fast_steps": o.steps, "full_steps": o.full_steps,
+        "fast_vs_full": {"clips": len(full_idx), "fast_steps": o.steps, "full_steps": full_steps,
                          "metrics": comparison},
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
         "figure": figure,
@@ -411,52 +373,12 @@ def evaluate_generator(clips: EvalClips, space: EmotionSpace, generator: MotionG
     return results
 
 
-def relative_difference(fast: float, full: float) -> float:
-    if not (np.isfinite(fast) and np.isfinite(full)):
-        return float("nan")
-    if abs(full) < 1e-9:
-        return 0.0 if abs(fast) < 1e-9 else float("inf")
-    return float((fast - full) / abs(full))
 
-
-def check_targets(results: dict, diffusion: str) -> dict:
-    """The issue's targets, each with the value reached and whether it is met."""
-    rows = results["rows"]
-    ctl = rows[diffusion]["controls"]
-    acc = lambda m: ctl.get(m, {}).get("emotion_acc", float("nan"))  # noqa: E731
-    static_lve = rows["static neutral face"]["controls"]["label"]["lve_mm"]
-    sweep = results["guidance_sweep"]["rows"]
-    strength = [r["p_emotion"] for r in sweep]
-    rel = [abs(v["rel_diff"]) for v in results["fast_vs_full"]["metrics"].values() if np.isfinite(v["rel_diff"])]
-    blinks = ctl["label"]["blinks_per_s"]
-    out = {
-        "emotion_acc_label>=0.90": (acc("label"), acc("label") >= 0.90),
-        "emotion_acc_text>=0.90": (acc("text"), acc("text") >= 0.90),
-        "emotion_acc_audio>=0.80": (acc("audio"), acc("audio") >= 0.80),
-        "blinks_per_s_in_0.28-0.45": (blinks, NATURAL_BLINKS[0] <= blinks <= NATURAL_BLINKS[1]),
-        "lve<=0.6x_static": (ctl["label"]["lve_mm"] / static_lve if static_lve else float("nan"),
-                             ctl["label"]["lve_mm"] <= 0.6 * static_lve),
-    }
-    if "regression" in rows:
-        d, r = rows[diffusion]["diversity_mm"], rows["regression"]["diversity_mm"]
-        out["diversity_above_regression"] = (d - r, d > r + 0.1)
-    # p(emotion) from the smallest to the largest s: up by 0.05 or more, never down by more than 0.02
-    out["emotion_strength_rises_with_s"] = (strength[-1] - strength[0] if strength else float("nan"),
-                                            bool(len(strength) > 1 and strength[-1] >= strength[0] + 0.05
-                                                 and all(b >= a - 0.02 for a, b in zip(strength, strength[1:]))))
-    out["fast_within_5pct_of_full"] = (max(rel) if rel else float("nan"), bool(rel) and max(rel) <= 0.05)
-    return {k: {"value": _num(v), "met": bool(ok)} for k, (v, ok) in out.items()}
-
-
-# ---- loading from disk, the report and the figure ---------------------------------------------------
+# ---- loading from disk ---------------------------------------------------------------------------
 
 
 def load_eval_clips(corpus_dir: str | Path, split: str, content_dir: str | Path, space_dir: str | Path,
                     log: Callable[[str], None] = print) -> EvalClips:
-    from emoanim.vocabulary import class_label
-    from emoanim.data.corpus import Corpus
-    from emoanim.train.generator import prepare
-
     corpus = Corpus(corpus_dir)
     infos = corpus.clips(split)
     if not infos:
@@ -471,129 +393,5 @@ def load_eval_clips(corpus_dir: str | Path, split: str, content_dir: str | Path,
                      audio=lambda i: corpus.load(infos[i].id).audio, ids=[c.id for c in infos])
 
 
-def plot_curves(figure: dict, path: Path) -> Path:
-    """Ground truth vs generated curves of one clip (jawOpen, smile, blink, brows)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names, fps = figure["names"], figure["fps"]
-    curves = [n for n in FIGURE_CURVES if n in names]
-    series = [(k, v) for k, v in figure.items() if isinstance(v, np.ndarray)]
-    colours = ["black", "tab:red", "tab:blue", "tab:green", "tab:orange"]
-    fig, axes = plt.subplots(len(curves), 1, figsize=(9, 1.7 * len(curves) + 0.6), sharex=True, dpi=110)
-    axes = np.atleast_1d(axes)
-    for ax, name in zip(axes, curves):
-        j = names.index(name)
-        for k, (label, params) in enumerate(series):
-            ax.plot(np.arange(len(params)) / fps, params[:, j], label=label, color=colours[k % len(colours)],
-                    lw=2.0 if k == 0 else 1.3)
-        ax.set_ylabel(name, fontsize=8)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, ncol=len(series), loc="upper right")
-    axes[0].set_title(f"test clip {figure['clip']} ({figure['emotion']}): generated vs ground truth", fontsize=10)
-    axes[-1].set_xlabel("seconds")
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
-    plt.close(fig)
-    return path
-
-
-def _num(v):
-    return None if v is None or (isinstance(v, float) and not np.isfinite(v)) else round(float(v), 4)
-
-
-def _f(v, digits: int = 3) -> str:
-    return "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}f}"
-
-
-def markdown_table(results: dict) -> str:
-    rows = results["rows"]
-    lines = [
-        f"Generator on the test split: {results['clips']} clips (unseen voices and sentences), balanced over "
-        f"the emotions ({', '.join(f'{e} {n}' for e, n in results['clips_per_emotion'].items())}); "
-        f"fast sampler {results['steps']} steps, guidance {results['guidance']}, seed {results['seed']}. "
-        "Motion metrics with label control; diversity = two takes (seeds 0, 1).",
-        "",
-        "| method | clips | lip vertex error (mm) | mouth landmarks (mm) | LSE-C | mean abs offset (frames) | "
-        "offset 0 | blinks/s | AU-std | diversity (mm) | diversity (param L2) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, r in rows.items():
-        m = r["controls"]["label"]
-        lines.append(f"| {name} | {m['clips']} | {_f(m['lve_mm'], 2)} | {_f(m['mouth_mm'], 2)} | {_f(m['lse_c'])} | "
-                     f"{_f(m['lse_abs_offset'], 2)} | {_f(m['lse_offset_zero'], 2)} | {_f(m['blinks_per_s'])} | "
-                     f"{_f(m['au_std'], 4)} | {_f(r['diversity_mm'], 2)} | {_f(r['diversity_param'], 3)} |")
-    lines += [
-        "",
-        f"Natural blink rate {NATURAL_BLINKS[0]}-{NATURAL_BLINKS[1]}/s. LSE-C: max minus median of the lip-sync "
-        f"expert's similarity over offsets -{MAX_OFFSET}..{MAX_OFFSET} frames.",
-        "",
-        "Emotion by control modality (Emo-sim: cosine to the ground truth's motion embedding; accuracy: the motion "
-        "encoder's emotion classifier on the output; ground truth and static face do not depend on the control):",
-        "",
-        "| method | " + " | ".join(f"{m} acc | {m} Emo-sim" for m in MODALITIES) + " | label intensity acc |",
-        "|---|" + "---|---|" * len(MODALITIES) + "---|",
-    ]
-    for name, r in rows.items():
-        cells = []
-        for m in MODALITIES:
-            c = r["controls"].get(m)
-            cells += [_f(c["emotion_acc"]), _f(c["emo_sim"])] if c else ["—", "—"]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {_f(r['controls']['label']['intensity_acc'])} |")
-    sw = results["guidance_sweep"]
-    lines += [
-        "",
-        f"Guidance sweep (label control, {sw['clips']} clips):",
-        "",
-        "| s | emotion acc | p(emotion) | Emo-sim | lip vertex error (mm) | diversity (mm) |",
-        "|---|---|---|---|---|---|",
-    ]
-    lines += [f"| {r['guidance']} | {_f(r['emotion_acc'])} | {_f(r['p_emotion'])} | {_f(r['emo_sim'])} | "
-              f"{_f(r['lve_mm'], 2)} | {_f(r['diversity_mm'], 2)} |" for r in sw["rows"]]
-    fv = results["fast_vs_full"]
-    lines += [
-        "",
-        f"Fast sampler ({fv['fast_steps']} steps, DDIM) vs full ancestral ({fv['full_steps']} steps), same "
-        f"{fv['clips']} clips, label control:",
-        "",
-        f"| metric | {fv['fast_steps']} steps | {fv['full_steps']} steps | relative difference |",
-        "|---|---|---|---|",
-    ]
-    lines += [f"| {k} | {_f(v['fast'])} | {_f(v['full'])} | {_f(100 * v['rel_diff'], 1)} % |"
-              for k, v in fv["metrics"].items()]
-    lines += ["", "Targets of the issue:", "", "| target | value | met |", "|---|---|---|"]
-    lines += [f"| {k} | {_f(v['value'])} | {'yes' if v['met'] else 'no'} |" for k, v in results["targets"].items()]
-    t = results["timings_s"]
-    command = f" — `{results['command']}`" if results.get("command") else ""
-    lines += ["", f"Evaluation time: {t['total_s']:.0f} s{command}"]
-    return "\n".join(lines) + "\n"
-
-
-def write_report(results: dict, out_dir: Path, name: str = "generator_eval") -> tuple[Path, Path, Path]:
-    """``name``.json, ``name``.md and generator_curves.png in ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    png = plot_curves(results["figure"], out_dir / "generator_curves.png")
-    plain = {k: v for k, v in results.items() if k != "figure"}
-    plain["figure"] = {"path": str(png), "clip": results["figure"]["clip"], "emotion": results["figure"]["emotion"]}
-    js = atomic_write(out_dir / f"{name}.json", lambda f: json.dump(_jsonable(plain), f, indent=1), binary=False)
-    md = atomic_write(out_dir / f"{name}.md", lambda f: f.write(markdown_table(results)), binary=False)
-    return js, md, png
-
-
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (float, np.floating)):
-        return _num(x)
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
-
-
-__all__ = ["evaluate_generator", "load_eval_clips", "markdown_table", "write_report", "plot_curves",
-           "lip_vertex_error", "landmark_distance", "sync_confidence", "au_std", "balanced_selection",
-           "pick_references", "GeneratorEvalOptions", "EvalClips", "MouthPoser"]
+__all__ = ["evaluate_generator", "load_eval_clips", "balanced_selection", "pick_references", "control_styles",
+           "GeneratorEvalOptions", "EvalClips", "GUIDANCE_SWEEP", "COMPARED"]

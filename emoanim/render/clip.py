@@ -9,12 +9,11 @@ import numpy as np
 
 from emoanim.render.renderer import FaceRenderer, RenderConfig
 from emoanim.render.video import VideoWriter
-from emoanim.timing import frames_for_duration
 from emoanim.rigs.base import FaceRig
+from emoanim.timing import frames_for_duration
+from emoanim.vocabulary import MUX_SAMPLE_RATE
 
 ProgressFn = Callable[[int, int], None]  # (frames done, frames total)
-# Audio is muxed at 48 kHz: AAC at 16 kHz plays badly in some browsers.
-MUX_SAMPLE_RATE = 48000
 OverlayFn = Callable[[int, np.ndarray], np.ndarray]  # (frame index, RGB frame) -> RGB frame
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 
 
@@ -25,9 +26,7 @@ def stable_context_ids() -> None:
     compiled new shaders: ~3 MiB leaked per frame and a slower render. The pointer's address
     is the context's real identity, so report that.
     """
-    import ctypes
-
-    import OpenGL.contextdata as contextdata
+    import OpenGL.contextdata as contextdata  # lazy: must follow choose_gl_platform
 
     if getattr(contextdata.getContext, "_emoanim_stable", False):
         return

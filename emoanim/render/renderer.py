@@ -6,35 +6,62 @@ building a new scene, which is what makes CPU rendering (OSMesa/llvmpipe) real-t
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from emoanim.errors import EmoAnimError
-from emoanim.rigs.base import FaceRig
 from emoanim.render.platform import choose_gl_platform, stable_context_ids
+from emoanim.render.video import check_frame_size
+from emoanim.rigs.base import FaceRig
 from emoanim.rigs.mesh import VertexNormals
 
+RGB = tuple[float, float, float]  # a colour: red, green, blue in [0, 1] (what OpenGL and pyrender take)
 
-@dataclass
+
+@dataclass(frozen=True)
 class RenderConfig:
-    width: int = 512
+    """How frames look. Checked when made, so a bad size or colour fails before any slow work."""
+
+    width: int = 512  # pixels (even: H.264)
     height: int = 512
-    background: tuple[float, float, float] = (0.93, 0.94, 0.96)  # RGB in [0, 1]
-    yfov_degrees: float = 18.0
+    background: RGB = (0.93, 0.94, 0.96)  # RGB in [0, 1]; parse_color turns '#RRGGBB' into this
+    yfov_degrees: float = 18.0  # the camera's vertical field of view
     margin: float = 1.08  # how much room to leave around the face
 
+    def __post_init__(self) -> None:
+        check_frame_size(self.width, self.height)
+        object.__setattr__(self, "background", check_color(self.background))
 
-def parse_color(text: str) -> tuple[float, float, float]:
+    @classmethod
+    def square(cls, size: int | None = None, **fields) -> "RenderConfig":
+        """``size`` x ``size`` pixels (None: the default size); other fields as given."""
+        return cls(**fields) if size is None else cls(width=size, height=size, **fields)
+
+
+def check_color(rgb, what: str = "the background colour") -> RGB:
+    """Three numbers in [0, 1] -> an RGB tuple of floats (a 0-255 tuple is an error, not a guess)."""
+    try:
+        values = tuple(float(v) for v in rgb)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != 3 or not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
+        raise EmoAnimError(f"{what} must be three numbers from 0 to 1 (red, green, blue), got {rgb!r}: "
+                           "for 0-255 values or '#RRGGBB' use emoanim.render.renderer.parse_color")
+    return values  # type: ignore[return-value]
+
+
+def parse_color(text: str) -> RGB:
     """'#RRGGBB' or 'r,g,b' (0-255) -> RGB floats in [0, 1]."""
     text = text.strip()
     try:
         if text.startswith("#") and len(text) == 7:
-            return tuple(int(text[i : i + 2], 16) / 255.0 for i in (1, 3, 5))  # type: ignore[return-value]
+            return check_color([int(text[i : i + 2], 16) / 255.0 for i in (1, 3, 5)])
         parts = [float(p) for p in text.split(",")]
         if len(parts) == 3 and all(0 <= p <= 255 for p in parts):
-            return tuple(p / 255.0 for p in parts)  # type: ignore[return-value]
+            return check_color([p / 255.0 for p in parts])
     except ValueError:
         pass
     raise EmoAnimError(f"cannot read colour '{text}': use '#RRGGBB' or 'R,G,B' with values 0-255")
@@ -45,12 +72,10 @@ class FaceRenderer:
 
     def __init__(self, rig: FaceRig, config: RenderConfig | None = None) -> None:
         self.rig = rig
-        self.config = config or RenderConfig()
-        if self.config.width % 2 or self.config.height % 2 or min(self.config.width, self.config.height) < 16:
-            raise EmoAnimError("render size must be even and at least 16 pixels (H.264 needs even sizes)")
+        self.config = config or RenderConfig()  # checked when it was made
         choose_gl_platform()
         try:
-            import pyrender
+            import pyrender  # lazy: start-up time (PyOpenGL); the platform must be chosen first
         except Exception as exc:  # ImportError, or PyOpenGL failing to find the GL library
             raise EmoAnimError(
                 f"offscreen OpenGL is unavailable ({exc}); install libosmesa6 (CPU) or libegl1 (GPU), "
@@ -106,7 +131,7 @@ class FaceRenderer:
 
     def render(self, vertices: np.ndarray) -> np.ndarray:
         """vertices [V, 3] -> RGB uint8 [H, W, 3]."""
-        from OpenGL.GL import GL_ARRAY_BUFFER, glBindBuffer, glBufferSubData
+        from OpenGL.GL import GL_ARRAY_BUFFER, glBindBuffer, glBufferSubData  # lazy: start-up time
 
         self._renderer._platform.make_current()
         if self._primitive._vaid is not None:  # bound after the first render: update in place

@@ -50,17 +50,27 @@ def save_png(image: np.ndarray, path: str | Path) -> Path:
     return atomic_write(path, lambda f: Image.fromarray(image).save(f, format="PNG"), binary=True)
 
 
+HEAD_EXTREME = 0.35  # radians (20 degrees): how far the sweeps and stills turn the head
+
+
+def action_extremes(rig: FaceRig) -> dict[str, float]:
+    """How far to raise each parameter to show it: weights to 1, head angles to ``HEAD_EXTREME``."""
+    head = set(rig.group_params("head"))
+    return {name: HEAD_EXTREME if name in head else 1.0 for name in rig.param_names}
+
+
 def action_sweep(rig: FaceRig, fps: float = 25.0, seconds_per_action: float = 1.0) -> tuple[np.ndarray, list[str]]:
     """Each parameter raised to its extreme and back, one after another.
 
-    Returns params [T, D] and the label of each frame. Head angles sweep to +-0.35 rad.
+    Returns params [T, D] and the label of each frame. Head angles sweep to ``HEAD_EXTREME`` rad.
     """
     n = max(2, int(round(seconds_per_action * fps)))
     ramp = np.sin(np.linspace(0.0, np.pi, n)) ** 2  # eased 0 -> 1 -> 0
+    extremes = action_extremes(rig)
     frames, labels = [], []
     for i, name in enumerate(rig.param_names):
         block = np.tile(rig.neutral(), (n, 1))
-        block[:, i] += ramp * (0.35 if name.startswith("head") else 1.0)
+        block[:, i] += ramp * extremes[name]
         frames.append(block)
         labels += [name] * n
     return np.concatenate(frames), labels

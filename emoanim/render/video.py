@@ -22,8 +22,37 @@ import numpy as np
 from emoanim.audio.io import ffmpeg_exe, save_wav, summarize_ffmpeg_stderr
 from emoanim.errors import EmoAnimError
 from emoanim.timing import frames_for_duration
+from emoanim.vocabulary import MUX_SAMPLE_RATE
 
-__all__ = ["VideoWriter", "frames_for_duration"]
+__all__ = ["VideoWriter", "check_frame_size", "check_output_path", "frames_for_duration"]
+
+FRAME_SIZE_RANGE = (16, 2048)  # pixels per side accepted for rendered frames and videos
+
+
+def check_frame_size(width: int, height: int) -> tuple[int, int]:
+    """The one check of a frame size (renderer, video writer, pipeline, CLI): whole, even (H.264's
+    yuv420p subsamples chroma 2x2, so libx264 rejects odd sizes) and within ``FRAME_SIZE_RANGE``."""
+    low, high = FRAME_SIZE_RANGE
+    for value in (width, height):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            raise EmoAnimError(f"the video size must be a whole number of pixels, got {value!r}")
+    if any(v % 2 or not low <= v <= high for v in (width, height)):
+        raise EmoAnimError(f"the video width and height must be even numbers of pixels from {low} to {high} "
+                           f"(H.264 needs even sizes), got {width}x{height}")
+    return int(width), int(height)
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """The one check of an output file's place (video writer, pipeline): not a folder, in a writable one."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise EmoAnimError(f"Output path is a directory: {path}. Give a file name such as out.mp4.")
+    if not path.parent.is_dir():
+        raise EmoAnimError(f"Output folder does not exist: {path.parent}. Create it or choose another path.")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise EmoAnimError(f"Output folder is not writable: {path.parent}. Choose another output path.")
+    return path
+
 
 def _stderr_tail(f: IO[bytes] | None) -> str:
     if f is None:
@@ -58,22 +87,13 @@ class VideoWriter:
         audio_bitrate: str = "128k",
     ) -> None:
         self.path = Path(path).expanduser()
-        self.width = int(width)
-        self.height = int(height)
+        self.width, self.height = check_frame_size(width, height)
         self.fps = float(fps)
         self.crf = int(crf)
         self.preset = preset
         self.audio_bitrate = audio_bitrate
         self.frames_written = 0
 
-        if self.width <= 0 or self.height <= 0:
-            raise EmoAnimError(f"Video size must be positive, got {self.width}x{self.height}.")
-        # yuv420p subsamples chroma 2x2, so libx264 rejects odd sizes.
-        if self.width % 2 or self.height % 2:
-            raise EmoAnimError(
-                f"Video width and height must be even for H.264 (got {self.width}x{self.height}): "
-                f"use e.g. {self.width + self.width % 2}x{self.height + self.height % 2}."
-            )
         if not (self.fps > 0 and math.isfinite(self.fps)):
             raise EmoAnimError(f"Frame rate must be a positive number, got {fps}.")
 
@@ -92,7 +112,7 @@ class VideoWriter:
             self._audio = a
             self._sample_rate = int(sample_rate)
 
-        self._check_output_dir()
+        check_output_path(self.path)  # fail before any encoding work if the video can't be saved
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._tmp_video: Path | None = None
@@ -106,16 +126,6 @@ class VideoWriter:
         return self._audio.size / self._sample_rate
 
     # -- lifecycle ---------------------------------------------------------
-
-    def _check_output_dir(self) -> None:
-        # Fail before any encoding work if the video can't be saved.
-        parent = self.path.parent
-        if self.path.is_dir():
-            raise EmoAnimError(f"Output path is a directory: {self.path}. Give a file name such as out.mp4.")
-        if not parent.is_dir():
-            raise EmoAnimError(f"Output folder does not exist: {parent}. Create it or choose another path.")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise EmoAnimError(f"Output folder is not writable: {parent}. Choose another output path.")
 
     def open(self) -> VideoWriter:
         """Create the temp output and start ffmpeg (called by ``__enter__``)."""
@@ -164,7 +174,7 @@ class VideoWriter:
             cmd += [
                 "-map", "1:a:0",
                 # 48 kHz AAC plays everywhere; 16 kHz AAC is poorly supported.
-                "-c:a", "aac", "-b:a", self.audio_bitrate, "-ar", "48000", "-ac", "1",
+                "-c:a", "aac", "-b:a", self.audio_bitrate, "-ar", str(MUX_SAMPLE_RATE), "-ac", "1",
                 # The audio sets the length; frames past it (< 1 frame) are cut.
                 "-t", f"{self.audio_duration:.6f}",
             ]

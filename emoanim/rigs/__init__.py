@@ -24,7 +24,7 @@ def rig_param_names(name: str, num_expressions: int = 50) -> tuple[str, ...]:
     """Ordered parameter names of a rig, without loading any model file."""
     _check_rig_name(name)
     if name == "arkit":
-        from emoanim.rigs.arkit import ARKIT_PARAMS
+        from emoanim.rigs.arkit import ARKIT_PARAMS  # lazy: start-up time (here and below; FLAME loads scipy)
 
         return ARKIT_PARAMS
     from emoanim.rigs.flame import flame_param_names

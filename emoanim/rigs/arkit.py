@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from emoanim.errors import EmoAnimError
+from emoanim.fileio import atomic_write
+from emoanim.rigs.base import FaceRig
+from emoanim.rigs.lbs import blend_shapes, euler_to_rotvec, lbs, rodrigues
+from emoanim.rigs.mesh import uv_sphere
+
 # Apple's ARKit blendshape names (ARFaceAnchor.BlendShapeLocation), alphabetical as Anny ships them.
 ARKIT_ACTIONS: tuple[str, ...] = (
     "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
@@ -34,19 +47,6 @@ ARKIT_GROUPS: dict[str, tuple[str, ...]] = {
     "brows": _named("brow"),
     "head": HEAD_PARAMS,  # head rotation (radians), not facial expression
 }
-
-import os
-from dataclasses import dataclass, field, fields
-from functools import lru_cache
-from pathlib import Path
-
-import numpy as np
-
-from emoanim.errors import EmoAnimError
-from emoanim.fileio import atomic_write
-from emoanim.rigs.base import FaceRig
-from emoanim.rigs.lbs import blend_shapes, euler_to_rotvec, lbs, rodrigues
-from emoanim.rigs.mesh import uv_sphere
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def _to_shared_frame(points: np.ndarray) -> np.ndarray:
 
 def _build_anny_head(avatar_name: str) -> AnnyHead:
     """Evaluate Anny once for an identity (slow: imports torch and Anny's data)."""
-    import torch
+    import torch  # lazy: start-up time (torch, scipy and Anny: only when a head is built)
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -174,7 +174,7 @@ def load_anny_head(avatar_name: str) -> AnnyHead:
 
     Baking keeps torch and Anny's large tables out of memory in every later process.
     """
-    from importlib.metadata import version
+    from importlib.metadata import version  # lazy: start-up time
 
     path = cache_dir() / f"anny-{version('anny')}-head-{avatar_name}-v{CACHE_VERSION}.npz"
     if path.exists():
@@ -296,7 +296,7 @@ class ArkitRig(FaceRig):
 
     def _covered_from_front(self, radius: float = 0.003, gap: float = 0.006) -> np.ndarray:
         """[Vs] bool: skin vertices with another skin vertex straight in front (+Z) of them."""
-        from scipy.spatial import cKDTree
+        from scipy.spatial import cKDTree  # lazy: start-up time
 
         tree = cKDTree(self._rest[:, :2])
         covered = np.zeros(len(self._rest), bool)

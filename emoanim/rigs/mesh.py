@@ -46,8 +46,3 @@ class VertexNormals:
         normals = self.incidence @ face_normals
         return (normals / np.maximum(np.linalg.norm(normals, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
 
-
-def edges(faces: np.ndarray) -> np.ndarray:
-    """Unique undirected edges [E, 2] of a triangle list."""
-    pairs = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    return np.unique(np.sort(pairs, axis=1), axis=0)

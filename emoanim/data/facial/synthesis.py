@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from emoanim.vocabulary import canonical_emotion, check_intensity
+from emoanim.audio.effects import as_mono
 from emoanim.data.facial.articulation import apply_lip_closure, articulate, fill_silence
 from emoanim.data.facial.behaviour import HEAD_LIMIT, behaviour
 from emoanim.data.facial.expression import envelope, expression_track, sample_profile
-from emoanim.data.facial.prosody import _as_mono, pitch_accents, prosody_features, stressed_syllables
-from emoanim.vocabulary import PHONES, PhoneSegment, normalize_phone
+from emoanim.data.facial.prosody import pitch_accents, prosody_features, stressed_syllables
 from emoanim.errors import EmoAnimError
 from emoanim.rigs.arkit import ARKIT_ACTIONS, ARKIT_PARAMS
 from emoanim.timing import frames_for_duration
+from emoanim.vocabulary import MOTION_FPS, PHONES, PhoneSegment, canonical_emotion, check_intensity, normalize_phone
 
 _INDEX = {name: i for i, name in enumerate(ARKIT_PARAMS)}
 N_ACTIONS = len(ARKIT_ACTIONS)
@@ -47,7 +47,7 @@ def synthesize_motion(
     emotion: str,
     intensity: int,
     rng: np.random.Generator,
-    fps: float = 25.0,
+    fps: float = MOTION_FPS,
 ) -> np.ndarray:
     """[T, 55] float32 motion in ARKIT_PARAMS order, T = ceil(len(audio) / sample_rate * fps)
     (float noise ignored, as emoanim.render.video.frames_for_duration).
@@ -59,7 +59,7 @@ def synthesize_motion(
     intensity = check_intensity(intensity)
     if sample_rate <= 0 or fps <= 0:
         raise EmoAnimError("sample_rate and fps must be positive")
-    audio = _as_mono(audio)
+    audio = as_mono(audio)
     duration = len(audio) / float(sample_rate)
     frames = max(1, frames_for_duration(duration, fps))
     phones = fill_silence(_clean_phones(phones), frames / fps)

@@ -39,32 +39,29 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from emoanim.data.corpus import CorpusMeta
 from emoanim.data.loaders.common import (
     AUDIO_EXTS,
     DEFAULT_TOLERANCE_S,
     TEST_FRACTION,
     VAL_FRACTION,
-    SAMPLE_RATE,
     ClipError,
     ClipJob,
     ImportReport,
     Skipped,
-    assign_splits,
     audio_rank,
+    check_rates,
     check_source_folder,
     clip_id,
-    conform_to_audio,
+    import_scanned,
     numeric_2d,
     read_array_file,
-    run_import,
     visible_files,
 )
 from emoanim.errors import EmoAnimError
 from emoanim.motion import Motion, load_csv
 from emoanim.rigs.arkit import ARKIT_ACTIONS, ARKIT_PARAMS
+from emoanim.vocabulary import MOTION_FPS, SAMPLE_RATE
 
 SOURCE = "3d-etf"
 ETF_FPS = 30.0
@@ -302,7 +299,7 @@ def _job(path: Path, audio: Path, src: Path) -> ClipJob:
 def import_arkit_dataset(
     src: str | Path,
     out: str | Path,
-    fps: float = 25.0,
+    fps: float = MOTION_FPS,
     *,
     source_fps: float = ETF_FPS,
     names: Sequence[str] | None = None,
@@ -327,34 +324,23 @@ def import_arkit_dataset(
     raised). Re-running after an interruption continues where it stopped.
     """
     src, out = check_source_folder(src, out, "ARKit dataset")
-    if not fps > 0 or not source_fps > 0:
-        raise EmoAnimError(f"fps and source_fps must be positive, got {fps} and {source_fps}")
+    check_rates(fps, source_fps)
     if names is not None and names_file is not None:
         raise EmoAnimError("give the column names either as names or as names_file, not both")
     column_names = read_names_file(names_file) if names_file is not None else names
     if column_names is not None:
         resolve_names(column_names, fill_missing)  # a typo is an error for the whole import, not per clip
-    jobs, skipped, notes = scan_arkit_dataset(src, out, include_song)
-    if strict and skipped:
-        raise EmoAnimError(skipped[0].reason)
-    report = ImportReport(SOURCE, src, out, skipped=skipped, notes=notes)
-    if not jobs:
-        raise EmoAnimError(f"no importable clip under {src}: " + "; ".join(s.reason for s in skipped[:3]))
-    speakers = {j.speaker: j.group for j in jobs}
-    splits = assign_splits(speakers, val_fraction, test_fraction, test_speakers, val_speakers, seed)
-
-    def load(job: ClipJob, audio: np.ndarray) -> tuple[np.ndarray, dict]:
-        motion = load_arkit_coefficients(job.motion_path, column_names, source_fps, fill_missing)
-        params = conform_to_audio(motion, len(audio) / SAMPLE_RATE, fps, tolerance_s, str(job.motion_path))
-        return params, {"source_fps": motion.fps}
-
     meta = CorpusMeta(
         rig="arkit", names=list(ARKIT_PARAMS), fps=float(fps), sample_rate=SAMPLE_RATE, source=SOURCE,
         created_by={"command": "import_arkit_dataset", "src": str(src), "source_fps": source_fps, "seed": seed,
                     "names": list(column_names) if column_names is not None else "emotalk"},
     )  # fmt: skip
-    return run_import(jobs, report, meta, load, splits=splits, align=align, strict=strict, progress=progress)
-
+    return import_scanned(
+        scan_arkit_dataset(src, out, include_song), src, meta,
+        lambda path: load_arkit_coefficients(path, column_names, source_fps, fill_missing), out,
+        tolerance_s=tolerance_s, test_speakers=test_speakers, val_speakers=val_speakers, val_fraction=val_fraction,
+        test_fraction=test_fraction, seed=seed, align=align, strict=strict, progress=progress,
+    )  # fmt: skip
 
 __all__ = [
     "EMOTALK_BLENDSHAPES", "ETF_FPS", "RAVDESS_EMOTIONS", "RAVDESS_STATEMENTS", "RavdessName",

@@ -10,8 +10,6 @@ import (missing folder, nothing found, nothing importable) are plain ``EmoAnimEr
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -21,12 +19,21 @@ from pathlib import Path
 import numpy as np
 
 from emoanim.audio import load_audio
-from emoanim.data.corpus import SPLITS, ClipInfo, Corpus, CorpusMeta, CorpusWriter, read_meta
-from emoanim.vocabulary import PHONES, PhoneSegment
+from emoanim.data.align import align_phones
+from emoanim.data.corpus import (
+    SPLITS,
+    ClipInfo,
+    Corpus,
+    CorpusMeta,
+    CorpusWriter,
+    held_out_count,
+    read_meta,
+    stable_unit,
+)
 from emoanim.errors import EmoAnimError
 from emoanim.motion import Motion
+from emoanim.vocabulary import PHONES, SAMPLE_RATE, PhoneSegment
 
-SAMPLE_RATE = 16000
 # Real audio formats before video containers: when a clip has both, the audio file is the clean track.
 AUDIO_EXTS: tuple[str, ...] = (
     ".wav", ".flac", ".m4a", ".aac", ".mp3", ".ogg", ".opus", ".webm", ".mp4", ".mov", ".mkv", ".avi",
@@ -207,12 +214,6 @@ def numeric_2d(array: np.ndarray, where: str, what: str) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def stable_unit(*keys: object) -> float:
-    """A number in [0, 1) fixed by its keys (the same on every machine)."""
-    digest = hashlib.sha256("/".join(map(str, keys)).encode()).digest()
-    return int.from_bytes(digest[:8], "little") / 2**64
-
-
 def _speaker_key(name: str) -> str:
     """'ravdess-07' / '07' / '7' -> '7'; 'M003' -> 'm003': how user-given speaker ids are compared."""
     raw = name.strip().lower().split("-", 1)[-1]
@@ -259,16 +260,12 @@ def assign_splits(
         rest = sorted((s for s, g in speakers.items() if g == group and s not in split),
                       key=lambda s: stable_unit(seed, s))
         n = len(rest)
-        n_test = _share(n, test_fraction) if test_speakers is None else 0
-        n_val = _share(n, val_fraction) if val_speakers is None else 0
+        n_test = held_out_count(n, test_fraction) if test_speakers is None else 0
+        n_val = held_out_count(n, val_fraction) if val_speakers is None else 0
         for i, speaker in enumerate(rest):
             split[speaker] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
     return split
 
-
-def _share(n: int, fraction: float) -> int:
-    """Speakers of ``n`` for a held-out split: at least one when there are three or more."""
-    return 0 if fraction == 0 or n < 3 else max(1, round(fraction * n))
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,26 +307,18 @@ def load_clip_audio(path: Path) -> np.ndarray:
 
 
 class PhoneAligner:
-    """Calls ``emoanim.data.align.align_phones`` when it exists and the transcript is known.
+    """Calls ``emoanim.data.align.align_phones`` when enabled and the transcript is known.
 
-    Real data has no phone timings; alignment is a bonus, so any failure leaves the clip with an
-    empty phone list and is counted, never fatal.
+    Real data has no phone timings; alignment is a bonus, so any failure (pocketsphinx missing,
+    a clip it cannot align) leaves the clip with an empty phone list and is counted, never fatal.
     """
 
     def __init__(self, enabled: bool) -> None:
-        self.fn: Callable | None = None
+        self.fn: Callable | None = align_phones if enabled else None
         self.failures = 0
         self.first_error = ""
         self.aligned = 0
         self.enabled = enabled
-        if not enabled:
-            return
-        try:
-            align = importlib.import_module("emoanim.data.align")
-        except Exception as exc:  # missing module or its dependencies: run without phones
-            self.first_error = f"emoanim.data.align unavailable: {type(exc).__name__}"
-            return
-        self.fn = getattr(align, "align_phones", None)
 
     def __call__(self, audio: np.ndarray, text: str) -> list[PhoneSegment]:
         if self.fn is None or not text:
@@ -350,11 +339,7 @@ class PhoneAligner:
         return phones
 
     def note(self) -> str | None:
-        if not self.enabled:
-            return None
-        if self.fn is None:
-            return "phones: none stored (no aligner" + (f": {self.first_error})" if self.first_error else ")")
-        if self.failures:
+        if self.enabled and self.failures:
             return f"phones: alignment failed for {self.failures} clip(s), stored empty ({self.first_error})"
         return None
 
@@ -364,6 +349,50 @@ class PhoneAligner:
 # --------------------------------------------------------------------------------------------
 
 LoadFn = Callable[[ClipJob, np.ndarray], tuple[np.ndarray, dict]]  # (job, audio) -> (params [T, D], extra)
+
+
+def check_rates(fps: float, source_fps: float) -> None:
+    if not fps > 0 or not source_fps > 0:
+        raise EmoAnimError(f"fps and source_fps must be positive, got {fps} and {source_fps}")
+
+
+def import_scanned(
+    scan: tuple[list[ClipJob], list[Skipped], list[str]],
+    src: Path,
+    meta: CorpusMeta,
+    read_motion: Callable[[Path], Motion],
+    out: Path,
+    *,
+    tolerance_s: float,
+    test_speakers: Iterable[str] | None,
+    val_speakers: Iterable[str] | None,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    align: bool,
+    strict: bool,
+    progress: Callable[[int, int], None] | None,
+) -> ImportReport:
+    """Everything after an importer's scan: split speakers, then read, conform and write each clip.
+
+    ``scan`` is (jobs, skipped, notes); ``read_motion(path)`` reads one clip's motion, which is
+    resampled to ``meta.fps`` and fitted to its audio. ``strict`` raises the first problem.
+    """
+    jobs, skipped, notes = scan
+    if strict and skipped:
+        raise EmoAnimError(skipped[0].reason)
+    if not jobs:
+        raise EmoAnimError(f"no importable clip under {src}: " + "; ".join(s.reason for s in skipped[:3]))
+    report = ImportReport(meta.source, src, out, skipped=skipped, notes=notes)
+    speakers = {j.speaker: j.group for j in jobs}
+    splits = assign_splits(speakers, val_fraction, test_fraction, test_speakers, val_speakers, seed)
+
+    def load(job: ClipJob, audio: np.ndarray) -> tuple[np.ndarray, dict]:
+        motion = read_motion(job.motion_path)
+        params = conform_to_audio(motion, len(audio) / SAMPLE_RATE, meta.fps, tolerance_s, str(job.motion_path))
+        return params, {"source_fps": motion.fps}
+
+    return run_import(jobs, report, meta, load, splits=splits, align=align, strict=strict, progress=progress)
 
 
 def run_import(

@@ -46,30 +46,28 @@ from pathlib import Path
 import numpy as np
 
 from emoanim.data.corpus import CorpusMeta
-from emoanim.vocabulary import canonical_emotion
 from emoanim.data.loaders.common import (
     AUDIO_EXTS,
     DEFAULT_TOLERANCE_S,
-    SAMPLE_RATE,
     TEST_FRACTION,
     VAL_FRACTION,
     ClipError,
     ClipJob,
     ImportReport,
     Skipped,
-    assign_splits,
     audio_rank,
+    check_rates,
     check_source_folder,
     clip_id,
-    conform_to_audio,
+    import_scanned,
     natural_key,
     numeric_2d,
     read_array_file,
-    run_import,
 )
 from emoanim.errors import EmoAnimError
 from emoanim.motion import Motion
 from emoanim.rigs.flame import flame_param_names
+from emoanim.vocabulary import MOTION_FPS, SAMPLE_RATE, canonical_emotion
 
 SOURCE = "mead-flame"
 MEAD_FPS = 30.0
@@ -295,7 +293,7 @@ def import_mead_flame(
     src: str | Path,
     out: str | Path,
     num_expressions: int = 50,
-    fps: float = 25.0,
+    fps: float = MOTION_FPS,
     *,
     source_fps: float = MEAD_FPS,
     motion_dir: str = "flame",
@@ -318,29 +316,18 @@ def import_mead_flame(
     """
     src, out = check_source_folder(src, out, "MEAD")
     names = flame_param_names(num_expressions)  # checks 50 / 100
-    if not fps > 0 or not source_fps > 0:
-        raise EmoAnimError(f"fps and source_fps must be positive, got {fps} and {source_fps}")
+    check_rates(fps, source_fps)
     jobs, skipped, notes = scan_mead(src, motion_dir, view)
     notes.append("phones: none stored (MEAD's transcripts are not in its folders)")
-    if strict and skipped:
-        raise EmoAnimError(skipped[0].reason)
-    if not jobs:
-        raise EmoAnimError(f"no importable clip under {src}: " + "; ".join(s.reason for s in skipped[:3]))
-    report = ImportReport(SOURCE, src, out, skipped=skipped, notes=notes)
-    speakers = {j.speaker: j.group for j in jobs}
-    splits = assign_splits(speakers, val_fraction, test_fraction, test_speakers, val_speakers, seed)
-
-    def load(job: ClipJob, audio: np.ndarray) -> tuple[np.ndarray, dict]:
-        motion = load_flame_clip(job.motion_path, num_expressions, source_fps)
-        params = conform_to_audio(motion, len(audio) / SAMPLE_RATE, fps, tolerance_s, str(job.motion_path))
-        return params, {"source_fps": motion.fps}
-
     meta = CorpusMeta(
         rig="flame", names=list(names), fps=float(fps), sample_rate=SAMPLE_RATE, source=SOURCE,
         created_by={"command": "import_mead_flame", "src": str(src), "source_fps": source_fps, "seed": seed,
                     "motion_dir": motion_dir, "view": view, "num_expressions": num_expressions},
     )  # fmt: skip
-    return run_import(jobs, report, meta, load, splits=splits, align=False, strict=strict, progress=progress)
-
+    return import_scanned(
+        (jobs, skipped, notes), src, meta, lambda path: load_flame_clip(path, num_expressions, source_fps), out,
+        tolerance_s=tolerance_s, test_speakers=test_speakers, val_speakers=val_speakers, val_fraction=val_fraction,
+        test_fraction=test_fraction, seed=seed, align=False, strict=strict, progress=progress,
+    )  # fmt: skip
 
 __all__ = ["KEY_ALIASES", "MEAD_EMOTIONS", "MEAD_FPS", "import_mead_flame", "load_flame_clip", "scan_mead"]

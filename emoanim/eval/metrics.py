@@ -1,0 +1,70 @@
+"""Metric functions of the generator evaluation: pure NumPy on one clip (vertices in metres,
+results in mm), and the poser that gives them the lip and mouth vertices of a rig."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+MODALITIES = ("label", "text", "audio", "motion")  # the emotion controls that are scored
+MAX_OFFSET = 15  # frames either side for the lip-sync offset curve
+
+
+def lip_vertex_error(pred: np.ndarray, gt: np.ndarray) -> float:
+    """pred, gt [T, L, 3] lip vertices in metres -> mean over frames of the largest distance, mm."""
+    return float(1000 * np.linalg.norm(pred - gt, axis=-1).max(1).mean())
+
+
+def landmark_distance(pred: np.ndarray, gt: np.ndarray) -> float:
+    """pred, gt [T, V, 3] in metres -> mean distance over frames and vertices, mm."""
+    return float(1000 * np.linalg.norm(pred - gt, axis=-1).mean())
+
+
+def param_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over frames of the L2 distance between two parameter sequences [T, D]."""
+    return float(np.linalg.norm(a - b, axis=-1).mean())
+
+
+def au_std(params: np.ndarray, actions: Sequence[int]) -> float:
+    """Per-action standard deviation over time, mean over the actions (a still face gives 0)."""
+    return float(params[:, list(actions)].std(0).mean())
+
+
+def sync_confidence(curve: np.ndarray, max_offset: int = MAX_OFFSET) -> tuple[float, int]:
+    """An offset-similarity curve [2 * max_offset + 1] (NaN where the clip is too short) ->
+    (confidence = max - median, best offset in frames)."""
+    curve = np.asarray(curve, np.float64)
+    if not np.isfinite(curve).any():
+        return float("nan"), 0
+    return float(np.nanmax(curve) - np.nanmedian(curve)), int(np.nanargmax(curve)) - max_offset
+
+
+class MouthPoser:
+    """Poses only the lip and mouth vertices of a rig (what the lip metrics read)."""
+
+    def __init__(self, rig) -> None:
+        lips = np.concatenate([rig.group("upper_lip"), rig.group("lower_lip")])
+        mouth = rig.group("mouth")
+        self.rig = rig
+        self.index = np.unique(np.concatenate([lips, mouth]))
+        self.lips = np.searchsorted(self.index, lips)
+        self.mouth = np.searchsorted(self.index, mouth)
+
+    def __call__(self, params: np.ndarray) -> np.ndarray:
+        return self.rig.vertices_at(params, self.index)  # [T, n, 3] metres
+
+    def errors(self, pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
+        """Posed subsets [T, n, 3] -> (lip vertex error, mouth landmark distance), mm."""
+        return lip_vertex_error(pred[:, self.lips], gt[:, self.lips]), landmark_distance(pred[:, self.mouth],
+                                                                                          gt[:, self.mouth])
+
+
+
+def relative_difference(fast: float, full: float) -> float:
+    if not (np.isfinite(fast) and np.isfinite(full)):
+        return float("nan")
+    if abs(full) < 1e-9:
+        return 0.0 if abs(fast) < 1e-9 else float("inf")
+    return float((fast - full) / abs(full))
+

@@ -1,0 +1,170 @@
+"""The generator evaluation's report: the issue's targets, the markdown table, the JSON and the
+figure of generated vs ground-truth curves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from emoanim.eval.metrics import MAX_OFFSET, MODALITIES
+from emoanim.fileio import atomic_write
+
+FIGURE_CURVES = ("jawOpen", "mouthSmileLeft", "eyeBlinkLeft", "browInnerUp", "browDownLeft")
+NATURAL_BLINKS = (0.28, 0.45)  # blinks per second of real talking faces
+
+
+def check_targets(results: dict, diffusion: str) -> dict:
+    """The issue's targets, each with the value reached and whether it is met."""
+    rows = results["rows"]
+    ctl = rows[diffusion]["controls"]
+    acc = lambda m: ctl.get(m, {}).get("emotion_acc", float("nan"))  # noqa: E731
+    static_lve = rows["static neutral face"]["controls"]["label"]["lve_mm"]
+    sweep = results["guidance_sweep"]["rows"]
+    strength = [r["p_emotion"] for r in sweep]
+    rel = [abs(v["rel_diff"]) for v in results["fast_vs_full"]["metrics"].values() if np.isfinite(v["rel_diff"])]
+    blinks = ctl["label"]["blinks_per_s"]
+    out = {
+        "emotion_acc_label>=0.90": (acc("label"), acc("label") >= 0.90),
+        "emotion_acc_text>=0.90": (acc("text"), acc("text") >= 0.90),
+        "emotion_acc_audio>=0.80": (acc("audio"), acc("audio") >= 0.80),
+        "blinks_per_s_in_0.28-0.45": (blinks, NATURAL_BLINKS[0] <= blinks <= NATURAL_BLINKS[1]),
+        "lve<=0.6x_static": (ctl["label"]["lve_mm"] / static_lve if static_lve else float("nan"),
+                             ctl["label"]["lve_mm"] <= 0.6 * static_lve),
+    }
+    if "regression" in rows:
+        d, r = rows[diffusion]["diversity_mm"], rows["regression"]["diversity_mm"]
+        out["diversity_above_regression"] = (d - r, d > r + 0.1)
+    # p(emotion) from the smallest to the largest s: up by 0.05 or more, never down by more than 0.02
+    out["emotion_strength_rises_with_s"] = (strength[-1] - strength[0] if strength else float("nan"),
+                                            bool(len(strength) > 1 and strength[-1] >= strength[0] + 0.05
+                                                 and all(b >= a - 0.02 for a, b in zip(strength, strength[1:]))))
+    out["fast_within_5pct_of_full"] = (max(rel) if rel else float("nan"), bool(rel) and max(rel) <= 0.05)
+    return {k: {"value": _num(v), "met": bool(ok)} for k, (v, ok) in out.items()}
+
+
+
+def plot_curves(figure: dict, path: Path) -> Path:
+    """Ground truth vs generated curves of one clip (jawOpen, smile, blink, brows)."""
+    import matplotlib  # lazy: start-up time
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names, fps = figure["names"], figure["fps"]
+    curves = [n for n in FIGURE_CURVES if n in names]
+    series = [(k, v) for k, v in figure.items() if isinstance(v, np.ndarray)]
+    colours = ["black", "tab:red", "tab:blue", "tab:green", "tab:orange"]
+    fig, axes = plt.subplots(len(curves), 1, figsize=(9, 1.7 * len(curves) + 0.6), sharex=True, dpi=110)
+    axes = np.atleast_1d(axes)
+    for ax, name in zip(axes, curves):
+        j = names.index(name)
+        for k, (label, params) in enumerate(series):
+            ax.plot(np.arange(len(params)) / fps, params[:, j], label=label, color=colours[k % len(colours)],
+                    lw=2.0 if k == 0 else 1.3)
+        ax.set_ylabel(name, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, ncol=len(series), loc="upper right")
+    axes[0].set_title(f"test clip {figure['clip']} ({figure['emotion']}): generated vs ground truth", fontsize=10)
+    axes[-1].set_xlabel("seconds")
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
+    plt.close(fig)
+    return path
+
+
+def _num(v):
+    return None if v is None or (isinstance(v, float) and not np.isfinite(v)) else round(float(v), 4)
+
+
+def _f(v, digits: int = 3) -> str:
+    return "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}f}"
+
+
+def markdown_table(results: dict) -> str:
+    rows = results["rows"]
+    lines = [
+        f"Generator on the test split: {results['clips']} clips (unseen voices and sentences), balanced over "
+        f"the emotions ({', '.join(f'{e} {n}' for e, n in results['clips_per_emotion'].items())}); "
+        f"fast sampler {results['steps']} steps, guidance {results['guidance']}, seed {results['seed']}. "
+        "Motion metrics with label control; diversity = two takes (seeds 0, 1).",
+        "",
+        "| method | clips | lip vertex error (mm) | mouth landmarks (mm) | LSE-C | mean abs offset (frames) | "
+        "offset 0 | blinks/s | AU-std | diversity (mm) | diversity (param L2) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        m = r["controls"]["label"]
+        lines.append(f"| {name} | {m['clips']} | {_f(m['lve_mm'], 2)} | {_f(m['mouth_mm'], 2)} | {_f(m['lse_c'])} | "
+                     f"{_f(m['lse_abs_offset'], 2)} | {_f(m['lse_offset_zero'], 2)} | {_f(m['blinks_per_s'])} | "
+                     f"{_f(m['au_std'], 4)} | {_f(r['diversity_mm'], 2)} | {_f(r['diversity_param'], 3)} |")
+    lines += [
+        "",
+        f"Natural blink rate {NATURAL_BLINKS[0]}-{NATURAL_BLINKS[1]}/s. LSE-C: max minus median of the lip-sync "
+        f"expert's similarity over offsets -{MAX_OFFSET}..{MAX_OFFSET} frames.",
+        "",
+        "Emotion by control modality (Emo-sim: cosine to the ground truth's motion embedding; accuracy: the motion "
+        "encoder's emotion classifier on the output; ground truth and static face do not depend on the control):",
+        "",
+        "| method | " + " | ".join(f"{m} acc | {m} Emo-sim" for m in MODALITIES) + " | label intensity acc |",
+        "|---|" + "---|---|" * len(MODALITIES) + "---|",
+    ]
+    for name, r in rows.items():
+        cells = []
+        for m in MODALITIES:
+            c = r["controls"].get(m)
+            cells += [_f(c["emotion_acc"]), _f(c["emo_sim"])] if c else ["—", "—"]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {_f(r['controls']['label']['intensity_acc'])} |")
+    sw = results["guidance_sweep"]
+    lines += [
+        "",
+        f"Guidance sweep (label control, {sw['clips']} clips):",
+        "",
+        "| s | emotion acc | p(emotion) | Emo-sim | lip vertex error (mm) | diversity (mm) |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {r['guidance']} | {_f(r['emotion_acc'])} | {_f(r['p_emotion'])} | {_f(r['emo_sim'])} | "
+              f"{_f(r['lve_mm'], 2)} | {_f(r['diversity_mm'], 2)} |" for r in sw["rows"]]
+    fv = results["fast_vs_full"]
+    lines += [
+        "",
+        f"Fast sampler ({fv['fast_steps']} steps, {results.get('sampler', 'ddim').upper()}) vs full ancestral "
+        f"({fv['full_steps']} steps), same "
+        f"{fv['clips']} clips, label control:",
+        "",
+        f"| metric | {fv['fast_steps']} steps | {fv['full_steps']} steps | relative difference |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {k} | {_f(v['fast'])} | {_f(v['full'])} | {_f(100 * v['rel_diff'], 1)} % |"
+              for k, v in fv["metrics"].items()]
+    lines += ["", "Targets of the issue:", "", "| target | value | met |", "|---|---|---|"]
+    lines += [f"| {k} | {_f(v['value'])} | {'yes' if v['met'] else 'no'} |" for k, v in results["targets"].items()]
+    t = results["timings_s"]
+    command = f" — `{results['command']}`" if results.get("command") else ""
+    lines += ["", f"Evaluation time: {t['total_s']:.0f} s{command}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(results: dict, out_dir: Path, name: str = "generator_eval") -> tuple[Path, Path, Path]:
+    """``name``.json, ``name``.md and generator_curves.png in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = plot_curves(results["figure"], out_dir / "generator_curves.png")
+    plain = {k: v for k, v in results.items() if k != "figure"}
+    plain["figure"] = {"path": str(png), "clip": results["figure"]["clip"], "emotion": results["figure"]["emotion"]}
+    js = atomic_write(out_dir / f"{name}.json", lambda f: json.dump(_jsonable(plain), f, indent=1), binary=False)
+    md = atomic_write(out_dir / f"{name}.md", lambda f: f.write(markdown_table(results)), binary=False)
+    return js, md, png
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return _num(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
