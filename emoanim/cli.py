@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Callable
 
 from emoanim.errors import EmoAnimError
 from emoanim.rigs import DEFAULT_RIG, RIG_NAMES, load_rig
@@ -168,13 +169,18 @@ def checkpoint_folders(folder: Path) -> list[Path]:
     return [p for p in candidates if (p / CONFIG_FILE).is_file() and (p / WEIGHTS_FILE).is_file()]
 
 
-def legacy_renames(folder: Path) -> dict[str, str]:
-    """Weight renames (old prefix -> new) of the model kind in ``folder``, told by its folder name."""
-    if folder.name == EMOTION_SPACE_DIR:
-        from emoanim.binding.space import LEGACY_KEYS  # lazy: start-up time (torch)
+def legacy_conversion(config: dict) -> tuple[dict[str, str], Callable[[dict], dict] | None]:
+    """(weight renames, config converter) for the kind of model whose ``config`` this is: each model
+    module keeps what changed since EmoAnim 0.1 as ``LEGACY_KEYS`` / ``upgrade_config``."""
+    if "motion_encoder" in config and "audio_encoder" in config:  # an emotion space
+        from emoanim.binding import space  # lazy: start-up time (torch)
 
-        return dict(LEGACY_KEYS)
-    return {}
+        return dict(space.LEGACY_KEYS), space.upgrade_config
+    if "denoiser" in config:  # a motion generator or the regression baseline
+        from emoanim.diffusion import generator  # lazy: start-up time (torch)
+
+        return {}, generator.upgrade_config
+    return {}, None
 
 
 def _weight_names(path: Path) -> list[str]:
@@ -194,14 +200,19 @@ def cmd_checkpoints_upgrade(args: argparse.Namespace) -> None:
         raise EmoAnimError(f"no checkpoint in {args.folder} or its sub-folders: each needs {CONFIG_FILE} and "
                            f"{WEIGHTS_FILE}")
     for folder in folders:
-        keys = set(json.loads((folder / CONFIG_FILE).read_text()))
-        renames = legacy_renames(folder)
+        before = json.loads((folder / CONFIG_FILE).read_text())
+        renames, convert = legacy_conversion(before)
         renamed = [n for n in _weight_names(folder / WEIGHTS_FILE) if n.startswith(tuple(renames))]
-        if not upgrade_checkpoint(folder, renames):
+        if not upgrade_checkpoint(folder, renames, convert):
             print(f"{folder}: up to date")
             continue
-        moved = sorted(keys - set(json.loads((folder / CONFIG_FILE).read_text())))
-        changes = [f"moved {', '.join(moved)} from {CONFIG_FILE} to {TRAINING_FILE}"] if moved else []
+        after = json.loads((folder / CONFIG_FILE).read_text())
+        changes = []
+        if "metrics" in before:
+            changes.append(f"moved metrics from {CONFIG_FILE} to {TRAINING_FILE}")
+        changed = sorted(k for k in set(before) | set(after) if k != "metrics" and before.get(k) != after.get(k))
+        if changed:
+            changes.append(f"updated settings {', '.join(changed)}")
         if renamed:
             changes.append(f"renamed {len(renamed)} weights (" + ", ".join(f"{old}* -> {new}*" for old, new in
                                                                         renames.items()) + ")")

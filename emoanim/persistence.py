@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -77,12 +78,15 @@ def read_model(folder: str | Path, what: str, *, config_file: str = CONFIG_FILE,
 
 
 def upgrade_checkpoint(folder: str | Path, renames: dict[str, str] | None = None,
+                       convert: Callable[[dict], dict] | None = None,
                        config_file: str = CONFIG_FILE, weights_file: str = WEIGHTS_FILE) -> bool:
     """Bring a checkpoint folder written by EmoAnim 0.1 to today's layout, once; True if it changed.
 
     - training results kept in ``config.json`` (the ``metrics`` key) move to ``training.json``;
+    - ``convert`` (the model module's ``upgrade_config``) rewrites settings that were moved or dropped;
     - weight names that were renamed (``renames``: old prefix -> new prefix) are renamed. Values are
       untouched: fp16 -> fp32 -> fp16 is exact.
+    Loaders read today's layout only: this is the one place that knows the old one.
     """
     folder = Path(folder)
     config, state = read_model(folder, "checkpoint", config_file=config_file, weights_file=weights_file)
@@ -91,6 +95,9 @@ def upgrade_checkpoint(folder: str | Path, renames: dict[str, str] | None = None
     for key in [k for k in ("metrics",) if k in config]:
         training.update(config.pop(key) or {})
         changed = True
+    if convert is not None:
+        converted = convert(config)
+        changed, config = changed or converted != config, converted
     new_state, renamed = {}, False
     for name, value in state.items():
         for old, new in (renames or {}).items():

@@ -41,17 +41,15 @@ from emoanim.vocabulary import (
     DEFAULT_STEPS,
     EMOTION_SPACE_DIR,
     GENERATOR_DIR,
-    GUIDANCE_RANGE,
-    MAX_STEPS,
     MUX_SAMPLE_RATE,
     SAMPLE_RATE,
-    SAMPLERS,
+    Sampling,
+    check_sampling,
 )
 
 MIN_SECONDS = 0.5  # the emotion encoder's shortest input
 SOURCE_KINDS = ("label", "text", "audio", "motion", "auto")
 RENDERED_RIG = "arkit"  # the rig the pipeline renders (FLAME needs its licensed model file: use the CLI)
-MAX_SEED = 2**32 - 1
 
 ProgressFn = Callable[[float, str], None]  # (fraction done 0..1, stage description)
 SourceKind = Literal["label", "text", "audio", "motion", "auto"]
@@ -138,16 +136,6 @@ class EmotionSource:
 Blend = tuple[EmotionSource, float]  # (second source, its weight 0..1); the first gets 1 - weight
 
 
-@dataclass(frozen=True)
-class Sampling:
-    """How a take was sampled: what ``check_sampling`` returns and ``Result.sampling`` reports."""
-
-    guidance: float  # classifier-free guidance weight
-    steps: int  # sampling steps
-    seed: int  # another seed gives another take
-    sampler: str  # "ddim" or "ddpm"
-
-
 @dataclass
 class Exports:
     npz: Path
@@ -168,30 +156,6 @@ def check_avatar(avatar: str | None) -> str | None:
     if avatar is not None and avatar not in AVATARS:
         raise EmoAnimError(f"unknown avatar '{avatar}'; choose one of: {', '.join(AVATARS)}")
     return avatar
-
-
-def _whole(value, what: str, low: int, high: int) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not low <= value <= high:
-        raise EmoAnimError(f"{what} must be a whole number from {low} to {high}, got {value!r}")
-    return int(value)
-
-
-def check_sampling(guidance: float, steps: int, seed: int, sampler: str) -> Sampling:
-    """The one check of the sampling settings every front-end passes (before any slow work)."""
-    try:
-        guidance = float(guidance)
-    except (TypeError, ValueError):
-        raise EmoAnimError(f"the guidance weight must be a number, got {guidance!r}") from None
-    low, high = GUIDANCE_RANGE
-    if not low <= guidance <= high:
-        raise EmoAnimError(f"the guidance weight must be between {low:g} and {high:g} "
-                           f"({DEFAULT_GUIDANCE:g} is typical), got {guidance:g}")
-    if sampler not in SAMPLERS:
-        raise EmoAnimError(f"unknown sampler {sampler!r}; choose one of: {', '.join(SAMPLERS)}")
-    return Sampling(guidance, _whole(steps, "the number of sampling steps", 1, MAX_STEPS),
-                    _whole(seed, "the seed", 0, MAX_SEED), sampler)
 
 
 def check_speech(wave: np.ndarray, what: str, max_seconds: float) -> np.ndarray:
@@ -385,7 +349,7 @@ class Animator:
         """The checked sampling settings of a call: each None is this animator's config value."""
         c = self.config
         return check_sampling(c.guidance if guidance is None else guidance, c.steps if steps is None else steps,
-                              seed, c.sampler if sampler is None else sampler)
+                              seed, c.sampler if sampler is None else sampler, self.generator.max_steps)
 
     def animate(self, audio: str | Path | np.ndarray, source: EmotionSource, guidance: float | None = None,
                 steps: int | None = None, seed: int = 0, blend: Blend | None = None,

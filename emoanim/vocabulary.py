@@ -6,6 +6,7 @@ the front-ends all read their vocabularies and defaults from here, so each has o
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 from emoanim.errors import EmoAnimError
@@ -111,7 +112,44 @@ DEFAULT_STEPS = 25  # sampling steps of the default sampler
 DEFAULT_SAMPLER = "ddim"  # "ddim" (deterministic, any step count) or "ddpm" (ancestral)
 SAMPLERS: tuple[str, ...] = ("ddim", "ddpm")
 GUIDANCE_RANGE = (0.0, 10.0)  # accepted guidance weights (0.5-3 is the useful range)
-MAX_STEPS = 1000  # most sampling steps accepted from a user
+MAX_STEPS = 1000  # most sampling steps accepted from a user (a model may accept fewer: its noise levels)
+MAX_SEED = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a take is sampled: what ``check_sampling`` returns and a pipeline ``Result`` reports."""
+
+    guidance: float  # classifier-free guidance weight
+    steps: int  # sampling steps
+    seed: int  # another seed gives another take
+    sampler: str  # "ddim" or "ddpm"
+
+
+def whole_number(value, what: str, low: int, high: int) -> int:
+    """``value`` as an int in [low, high] (whole floats such as 25.0 count), or a clear error."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or not low <= value <= high:
+        raise EmoAnimError(f"{what} must be a whole number from {low} to {high}, got {value!r}")
+    return int(value)
+
+
+def check_sampling(guidance: float, steps: int, seed: int, sampler: str, max_steps: int = MAX_STEPS) -> Sampling:
+    """The one check of the sampling settings: front-ends call it before any slow work, and the
+    generator with its own ``max_steps`` (its number of noise levels)."""
+    try:
+        guidance = float(guidance)
+    except (TypeError, ValueError):
+        raise EmoAnimError(f"the guidance weight must be a number, got {guidance!r}") from None
+    low, high = GUIDANCE_RANGE
+    if not low <= guidance <= high:
+        raise EmoAnimError(f"the guidance weight must be between {low:g} and {high:g} "
+                           f"({DEFAULT_GUIDANCE:g} is typical), got {guidance:g}")
+    if sampler not in SAMPLERS:
+        raise EmoAnimError(f"unknown sampler {sampler!r}; choose one of: {', '.join(SAMPLERS)}")
+    return Sampling(guidance, whole_number(steps, "the number of sampling steps", 1, max_steps),
+                    whole_number(seed, "the seed", 0, MAX_SEED), sampler)
 
 # ---- checkpoint layout (sub-folders of a checkpoint folder such as ``checkpoints/``) -----------
 

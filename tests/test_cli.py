@@ -142,6 +142,8 @@ def legacy_copy(folder: Path, to: Path, renames: dict[str, str]) -> Path:
     to.mkdir(parents=True)
     config = json.loads((folder / "config.json").read_text())
     config["metrics"] = {"test": {"accuracy": 0.5}, "command": "python -m emoanim train ..."}
+    if "motion_encoder" in config:
+        config["text_backend"] = "minilm"  # a setting 0.1 saved and never read
     (to / "config.json").write_text(json.dumps(config))
     old = {new: old for old, new in renames.items()}
     state = {next((old[p] + k[len(p):] for p in old if k.startswith(p)), k): v
@@ -163,7 +165,8 @@ def test_checkpoints_upgrade(tmp_path, capsys):
     (tmp_path / "ckpt" / "notes").mkdir()  # not a checkpoint: left alone
     assert main(["checkpoints", "upgrade", str(tmp_path / "ckpt")]) == 0
     out = capsys.readouterr().out
-    assert f"{space}: moved metrics from config.json to training.json; renamed 8 weights" in out
+    assert (f"{space}: moved metrics from config.json to training.json; updated settings text_backend; "
+            "renamed 8 weights") in out
     assert f"{tmp_path / 'ckpt' / 'lip_sync'}: moved metrics" in out and "notes" not in out
     assert json.loads((space / "config.json").read_text()) == json.loads(
         (shipped / "emotion_space" / "config.json").read_text())

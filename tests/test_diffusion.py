@@ -13,11 +13,12 @@ from emoanim.binding.space import EmotionSpace
 from emoanim.data.generator_set import GeneratorData, mouth_names, param_stats
 from emoanim.diffusion import RegressionGenerator, load_generator
 from emoanim.diffusion.denoiser import Denoiser, DenoiserConfig, alignment_mask
-from emoanim.diffusion.generator import GeneratorConfig, MotionGenerator
+from emoanim.diffusion.generator import GeneratorConfig, MotionGenerator, upgrade_config
 from emoanim.diffusion.samplers import guided, repaint, sample_ddim, sample_ddpm, sample_windows, window_starts
 from emoanim.diffusion.scheduler import DiffusionScheduler, SchedulerConfig
 from emoanim.diffusion.sync_expert import LipSyncExpert, SyncExpertConfig
 from emoanim.errors import EmoAnimError
+from emoanim.persistence import upgrade_checkpoint
 from emoanim.rigs.arkit import ARKIT_PARAMS
 from emoanim.train.generator import GeneratorTrainConfig, fit_generator
 from emoanim.vocabulary import DEFAULT_GUIDANCE, label_class
@@ -311,7 +312,11 @@ def test_old_configs_load_and_kinds_pick_the_class(toy_generator, tmp_path):
     assert config["kind"] == "diffusion" and config["scheduler"]["prediction"] == "sample"
     old = {**config, "prediction": "epsilon", "scheduler": {"num_train_steps": 20, "schedule": "cosine"}}
     (tmp_path / "g" / "config.json").write_text(json.dumps(old))  # prediction at the generator level (0.1)
+    with pytest.raises(EmoAnimError, match="unknown motion generator settings: prediction"):
+        load_generator(tmp_path / "g")  # loaders read today's layout only
+    assert upgrade_checkpoint(tmp_path / "g", convert=upgrade_config)  # the one-time conversion
     assert load_generator(tmp_path / "g").scheduler.prediction == "epsilon"
+    assert not upgrade_checkpoint(tmp_path / "g", convert=upgrade_config)  # once
     with pytest.raises(EmoAnimError, match="regression"):
         MotionGenerator(GeneratorConfig(param_names=NAMES, denoiser=TINY, kind="regression"))
 

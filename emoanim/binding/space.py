@@ -36,6 +36,12 @@ LEGACY_KEYS = {f"motion_encoder.{old}": f"motion_encoder.{new}" for old, new in 
 LEGACY_SETTINGS = ("text_backend",)
 
 
+def upgrade_config(config: dict) -> dict:
+    """An emotion space config as written by EmoAnim 0.1 -> today's (a copy): settings that were never
+    read are dropped. Applied once by ``python -m emoanim checkpoints upgrade``."""
+    return {k: v for k, v in config.items() if k not in LEGACY_SETTINGS}
+
+
 @dataclass
 class EmotionSpaceConfig:
     motion_encoder: MotionEncoderConfig  # the frozen motion encoder (also the emotion judge)

@@ -31,7 +31,7 @@ from emoanim.diffusion.scheduler import DiffusionScheduler, SchedulerConfig
 from emoanim.errors import EmoAnimError
 from emoanim.nn import config_from_dict
 from emoanim.persistence import Pretrained
-from emoanim.vocabulary import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, GUIDANCE_RANGE, SAMPLERS, MOTION_FPS
+from emoanim.vocabulary import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, MAX_STEPS, MOTION_FPS, check_sampling
 
 Progress = Callable[[int, int], None]  # (steps done, steps in all)
 
@@ -61,8 +61,9 @@ class GeneratorConfig(BackboneConfig):
 
 
 def upgrade_config(config: dict) -> dict:
-    """A generator config as written before 0.2 -> today's (a copy): ``prediction`` moved from the
-    generator into its scheduler; the regression baseline has no scheduler."""
+    """A generator config as written by EmoAnim 0.1 -> today's (a copy): ``prediction`` moved from the
+    generator into its scheduler; the regression baseline has no scheduler. Applied once by
+    ``python -m emoanim checkpoints upgrade``, never when loading."""
     config = dict(config)
     if "prediction" in config:
         config["scheduler"] = {**config.get("scheduler", {}), "prediction": config.pop("prediction")}
@@ -91,7 +92,6 @@ class GeneratorBase(torch.nn.Module, Pretrained):
     @classmethod
     def from_config(cls, config):
         if isinstance(config, dict):
-            config = upgrade_config(config)
             kind = config.get("kind", "diffusion")
             if kind != cls.config_class.kind:
                 raise EmoAnimError(f"this checkpoint holds a '{kind}' generator, not a {cls.__name__}: "
@@ -139,6 +139,11 @@ class GeneratorBase(torch.nn.Module, Pretrained):
         cont = align_content(torch.from_numpy(content).to(device), num_frames, c.content_per_frame)[None]
         return cont, torch.from_numpy(style).to(device)[None]
 
+    @property
+    def max_steps(self) -> int:
+        """The most sampling steps this model takes (a diffusion model: its noise levels)."""
+        return MAX_STEPS
+
     def windows(self, num_frames: int) -> list[int]:
         return window_starts(num_frames, self.config.window, self.config.overlap)
 
@@ -168,6 +173,10 @@ class MotionGenerator(GeneratorBase):
         super().__init__(config)
         self.scheduler = DiffusionScheduler(config.scheduler)
 
+    @property
+    def max_steps(self) -> int:
+        return self.scheduler.num_train_steps
+
     @torch.no_grad()
     def sample(
         self,
@@ -182,16 +191,12 @@ class MotionGenerator(GeneratorBase):
     ) -> np.ndarray:
         """content [Ta, C] at 50 fps, style [E] -> params [num_frames, D] float32 in rig units.
         ``guidance``, ``steps`` and ``sampler`` default (None) to emoanim.vocabulary's."""
-        guidance = DEFAULT_GUIDANCE if guidance is None else guidance
-        steps = DEFAULT_STEPS if steps is None else steps
-        sampler = DEFAULT_SAMPLER if sampler is None else sampler
-        if sampler not in SAMPLERS:
-            raise EmoAnimError(f"unknown sampler '{sampler}': choose one of {', '.join(SAMPLERS)}")
+        s = check_sampling(DEFAULT_GUIDANCE if guidance is None else guidance,
+                           DEFAULT_STEPS if steps is None else steps, seed,
+                           DEFAULT_SAMPLER if sampler is None else sampler, self.max_steps)
+        guidance, steps, seed, sampler = s.guidance, s.steps, s.seed, s.sampler
         self.eval()
         content_t, style_t = self.conditions(content, style, num_frames)
-        low, high = GUIDANCE_RANGE
-        if not low <= guidance <= high:
-            raise EmoAnimError(f"guidance must be between {low:g} and {high:g}, got {guidance}")
         sch, k = self.scheduler, self.config.denoiser.content_per_frame
         D = self.config.denoiser.num_params
         timesteps = sch.timesteps(steps)

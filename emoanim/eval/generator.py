@@ -353,7 +353,7 @@ def evaluate_generator(clips: EvalClips, space: EmotionSpace, generator: MotionG
     k = position[figure_clip]
     figure = {"clip": clips.ids[figure_clip] if clips.ids else str(figure_clip),
               "emotion": f"{EMOTIONS[data.emotion[figure_clip]]} {int(clips.intensity[figure_clip])}",
-              "names": data.names, "fps": data.fps, "ground truth": data.params[figure_clip],
+              "names": data.names, "fps": data.fps, "rig": data.rig, "ground truth": data.params[figure_clip],
               diffusion: takes[(diffusion, "label", o.seed)][k]}
     if regression is not None:
         figure["regression"] = takes[("regression", "label", o.seed)][k]

@@ -10,6 +10,8 @@ import numpy as np
 
 from emoanim.eval.metrics import MAX_OFFSET, MODALITIES
 from emoanim.fileio import atomic_write
+from emoanim.motion import Motion
+from emoanim.motion.plots import channel_panels, plot_curves
 
 FIGURE_CURVES = ("jawOpen", "mouthSmileLeft", "eyeBlinkLeft", "browInnerUp", "browDownLeft")
 NATURAL_BLINKS = (0.28, 0.45)  # blinks per second of real talking faces
@@ -45,33 +47,15 @@ def check_targets(results: dict, diffusion: str) -> dict:
 
 
 
-def plot_curves(figure: dict, path: Path) -> Path:
-    """Ground truth vs generated curves of one clip (jawOpen, smile, blink, brows)."""
-    import matplotlib  # lazy: start-up time
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names, fps = figure["names"], figure["fps"]
-    curves = [n for n in FIGURE_CURVES if n in names]
-    series = [(k, v) for k, v in figure.items() if isinstance(v, np.ndarray)]
-    colours = ["black", "tab:red", "tab:blue", "tab:green", "tab:orange"]
-    fig, axes = plt.subplots(len(curves), 1, figsize=(9, 1.7 * len(curves) + 0.6), sharex=True, dpi=110)
-    axes = np.atleast_1d(axes)
-    for ax, name in zip(axes, curves):
-        j = names.index(name)
-        for k, (label, params) in enumerate(series):
-            ax.plot(np.arange(len(params)) / fps, params[:, j], label=label, color=colours[k % len(colours)],
-                    lw=2.0 if k == 0 else 1.3)
-        ax.set_ylabel(name, fontsize=8)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, ncol=len(series), loc="upper right")
-    axes[0].set_title(f"test clip {figure['clip']} ({figure['emotion']}): generated vs ground truth", fontsize=10)
-    axes[-1].set_xlabel("seconds")
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
-    plt.close(fig)
-    return path
+def plot_figure(figure: dict, path: Path) -> Path:
+    """Ground truth vs generated curves of one clip (jawOpen, smile, blink, brows), through the one
+    curve plotter (``emoanim.motion.plots``)."""
+    names, fps = tuple(figure["names"]), float(figure["fps"])
+    takes = {label: Motion(params, names, fps, figure.get("rig", "arkit"))
+             for label, params in figure.items() if isinstance(params, np.ndarray)}
+    panels = channel_panels([n for n in FIGURE_CURVES if n in names])
+    title = f"test clip {figure['clip']} ({figure['emotion']}): generated vs ground truth"
+    return plot_curves(takes, path, panels, title=title, dpi=110)
 
 
 def _num(v):
@@ -149,7 +133,7 @@ def markdown_table(results: dict) -> str:
 def write_report(results: dict, out_dir: Path, name: str = "generator_eval") -> tuple[Path, Path, Path]:
     """``name``.json, ``name``.md and generator_curves.png in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    png = plot_curves(results["figure"], out_dir / "generator_curves.png")
+    png = plot_figure(results["figure"], out_dir / "generator_curves.png")
     plain = {k: v for k, v in results.items() if k != "figure"}
     plain["figure"] = {"path": str(png), "clip": results["figure"]["clip"], "emotion": results["figure"]["emotion"]}
     js = atomic_write(out_dir / f"{name}.json", lambda f: json.dump(_jsonable(plain), f, indent=1), binary=False)
