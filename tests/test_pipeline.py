@@ -334,6 +334,8 @@ def test_cli_generate(tmp_path, capsys):
         (["--reference-motion", "assets/angry.wav"], "not a motion file"),
         (["--emotion", "happy", "--sampler", "euler"], "invalid choice: 'euler'"),
         (["--emotion", "happy", "--max-seconds", "0"], "max_seconds must be a positive number"),
+        (["--emotion", "happy", "--transcript", "@/nonexistent/words.txt"], "cannot read the transcript file"),
+        (["--emotion", "happy", "--transcript", "word " * 5000], "the transcript is 24999 characters long"),
     ],
 )
 def test_cli_generate_errors(tmp_path, capsys, args, message):
@@ -354,6 +356,30 @@ def test_cli_generate_errors(tmp_path, capsys, args, message):
     lines = [line for line in err.splitlines() if line.startswith("error:") or ": error:" in line]
     assert len(lines) == 1
     assert not out.exists()
+
+
+def test_check_transcript_cleans_and_limits():
+    from emoanim.pipeline import check_transcript
+
+    assert check_transcript(None) is None and check_transcript(" \n\t ") is None  # empty: recognise the speech
+    assert check_transcript("  Bob\x00 bought\r\n a  map ") == "Bob bought a map"  # no control characters
+    with pytest.raises(EmoAnimError, match="must be text"):
+        check_transcript(42)
+    with pytest.raises(EmoAnimError, match="limit is 20000"):
+        check_transcript("a" * 20_001)
+
+
+@pytest.mark.slow
+def test_cli_transcript_file_drives_the_lips_and_is_reported(tmp_path, capsys):
+    real = ROOT / "tests" / "data" / "librivox_ss01_0870.wav"
+    words = tmp_path / "words.txt"
+    words.write_text((ROOT / "tests" / "data" / "librivox_ss01_0870.txt").read_text(), encoding="utf-8")
+    out = tmp_path / "real.mp4"
+    code, stdout, err = run_cli(capsys, "generate", "--audio", real, "--out", out, "--emotion", "neutral",
+                                "--transcript", f"@{words}", "--steps", STEPS, "--size", SIZE, "--device", "cpu")
+    assert code == 0, err
+    assert "lips from: your transcript 'and mister john dashwood" in stdout.lower()
+    assert_playable(out, clip_seconds(real))
 
 
 @pytest.mark.slow

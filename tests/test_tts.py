@@ -68,8 +68,8 @@ def test_voices_listed_per_engine():
     installed = {"espeak": ctypes.util.find_library("espeak-ng") is not None,
                  "flite": shutil.which("flite") is not None,
                  "festival": shutil.which("festival") is not None}
-    for engine, present in installed.items():
-        assert bool(tts.list_voices(engine)) == present, engine
+    for name, present in installed.items():
+        assert bool(tts.list_voices(name)) == present, name
     if installed["espeak"]:
         assert len(tts.list_voices("espeak")) >= 40
         assert {v.gender for v in tts.list_voices("espeak")} == {"m", "f"}
@@ -228,7 +228,7 @@ def test_missing_engine_and_timeouts_are_clear_errors(monkeypatch):
 
 
 def test_align_phones_matches_espeak_timings():
-    from emoanim.data.align import align_phones
+    from emoanim.audio.align import align_phones
     from emoanim.data.timing_check import timing_error
 
     text = "The juice of lemons makes fine punch."
@@ -241,7 +241,7 @@ def test_align_phones_matches_espeak_timings():
 
 
 def test_align_is_history_independent():
-    from emoanim.data.align import align_phones
+    from emoanim.audio.align import align_phones
 
     voice = _voice("espeak")
     a = tts.synthesize("Smoky fires lack flame and heat.", voice, rng=np.random.default_rng(0))
@@ -253,7 +253,7 @@ def test_align_is_history_independent():
 
 
 def test_align_handles_oov_and_empty_text():
-    from emoanim.data.align import align
+    from emoanim.audio.align import align
 
     clip = tts.synthesize("Zorblax met Quixotl today.", _voice("espeak"), rng=np.random.default_rng(0))
     result = align(clip.audio, clip.sample_rate, "Zorblax met Quixotl today.")

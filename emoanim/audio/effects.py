@@ -166,3 +166,89 @@ def add_noise(
     if p_noise <= 0 or p_signal <= 0:
         return x
     return x + noise * math.sqrt(p_signal / p_noise * 10 ** (-snr_db / 10))
+
+
+# ---- rooms, channels and tempo (training augmentation for real-speech conditions) --------------
+
+
+def synthetic_room_ir(sr: int, rt60: float, rng: np.random.Generator, predelay_s: float = 0.0) -> np.ndarray:
+    """[L] float64 impulse response of a made-up room: a unit direct path, then exponentially
+    decaying noise (-60 dB after ``rt60`` seconds) that is low-passed as it decays (air and walls
+    absorb the highs first). Normalised to unit energy. L = ``rt60 * sr`` samples."""
+    n = max(2, int(rt60 * sr))
+    t = np.arange(n) / sr
+    tail = rng.standard_normal(n) * np.exp(-6.9078 * t / rt60)  # ln(1000) = 6.9078: -60 dB at rt60
+    half = n // 2  # second half darker: a one-pole low-pass blended in over the tail
+    dark = signal.lfilter([0.35], [1.0, -0.65], tail)
+    w = np.clip(t / max(t[-1], 1e-9), 0.0, 1.0)
+    tail = (1 - w) * tail + w * dark
+    tail[: max(1, int(0.002 * sr))] = 0.0  # no reflections in the first 2 ms
+    ir = np.zeros(n + int(predelay_s * sr))
+    ir[int(predelay_s * sr)] = 1.0
+    ir[int(predelay_s * sr):] += 0.5 * tail[: n] / max(np.sqrt(np.mean(tail[:half] ** 2)) * np.sqrt(sr * rt60 / 4), 1e-9)
+    return ir / np.sqrt(np.sum(ir**2))
+
+
+def add_reverb(x: np.ndarray, ir: np.ndarray, wet: float = 1.0) -> np.ndarray:
+    """``x`` convolved with ``ir`` (fftconvolve, cut to ``len(x)``: no delay, the labels still fit),
+    mixed ``wet`` : ``1 - wet`` with the dry signal and rescaled to the dry signal's RMS."""
+    y = signal.fftconvolve(x.astype(np.float64), ir)[: len(x)]
+    y = wet * y + (1.0 - wet) * x
+    rms_in, rms_out = np.sqrt(np.mean(np.square(x, dtype=np.float64))), np.sqrt(np.mean(y**2))
+    return (y * (rms_in / rms_out if rms_out > 0 else 1.0)).astype(np.float32)
+
+
+def band_limit(x: np.ndarray, sr: int, low: float, high: float, order: int = 4) -> np.ndarray:
+    """``x`` through a Butterworth band-pass ``low``..``high`` Hz (zero phase); ``high`` is capped
+    at 0.45 ``sr``."""
+    sos = signal.butter(order, [low, min(high, 0.45 * sr)], btype="bandpass", fs=sr, output="sos")
+    return signal.sosfiltfilt(sos, x.astype(np.float64)).astype(np.float32)
+
+
+def telephone_channel(x: np.ndarray, sr: int, narrow_sr: int = 8000) -> np.ndarray:
+    """``x`` as if it came down a phone line: band-passed 300-3400 Hz, resampled to ``narrow_sr``
+    and back to ``sr`` (same length), then mu-law companded to 8 bits and back."""
+    y = band_limit(x, sr, 300.0, 3400.0)
+    y = resample(resample(y, sr, narrow_sr), narrow_sr, sr)
+    peak = float(np.max(np.abs(y))) or 1.0
+    mu = 255.0
+    z = np.sign(y / peak) * np.log1p(mu * np.abs(y / peak)) / np.log1p(mu)
+    z = np.round(z * 127) / 127  # 8-bit codes
+    y = np.sign(z) * np.expm1(np.abs(z) * np.log1p(mu)) / mu * peak
+    return fit_length(y.astype(np.float32), len(x))
+
+
+def time_stretch(x: np.ndarray, sr: int, rate: float, frame_s: float = 0.03, search_s: float = 0.01) -> np.ndarray:
+    """``x`` played ``rate`` times faster *without* changing pitch or formants (WSOLA: overlap-add of
+    Hann frames, each shifted by up to ``search_s`` to continue the previous one's waveform).
+    Output has ``round(len(x) / rate)`` samples; times in ``x`` map to ``t / rate``."""
+    n_out = int(round(len(x) / rate))
+    if abs(rate - 1.0) < 1e-6 or len(x) < 4 * int(frame_s * sr):
+        return fit_length(x.astype(np.float32), n_out) if abs(rate - 1.0) >= 1e-6 else x.astype(np.float32)
+    L = int(frame_s * sr) // 2 * 2
+    hop = L // 2
+    delta = int(search_s * sr)
+    win = np.hanning(L)
+    xp = np.concatenate([np.zeros(delta), x.astype(np.float64), np.zeros(L + delta + int(rate * hop) + 1)])
+    out = np.zeros(n_out + L)
+    norm = np.zeros(n_out + L)
+    prev = 0  # input position (in xp, after the padding) of the last frame used
+    for k in range((n_out + hop - 1) // hop + 1):
+        centre = delta + int(round(k * hop * rate))  # where the frame would come from at this rate
+        if k == 0:
+            pos = centre
+        else:
+            want = xp[prev + hop : prev + hop + L]  # the natural continuation of the last frame
+            cand = xp[centre - delta : centre + delta + L]
+            corr = np.correlate(cand, want * win, mode="valid")
+            pos = centre - delta + int(np.argmax(corr))
+        o = k * hop
+        if o >= len(out):
+            break
+        seg = xp[pos : pos + L] * win
+        m = min(L, len(out) - o)
+        out[o : o + m] += seg[:m]
+        norm[o : o + m] += win[:m]
+        prev = pos
+    y = out[:n_out] / np.maximum(norm[:n_out], 1e-3)
+    return y.astype(np.float32)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emoanim.data.align import align_phones
+from emoanim.audio.align import align_phones
 from emoanim.data.augment import augment
 from emoanim.data.corpus import SPLITS, ClipInfo, CorpusMeta, CorpusWriter, held_out_count, read_manifest, stable_unit
 from emoanim.data.descriptions import descriptions

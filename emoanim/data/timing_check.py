@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from emoanim.data.align import align
+from emoanim.audio.align import align
 from emoanim.data.tts import emotion_prosody, list_voices, synthesize
 from emoanim.vocabulary import EMOTIONS, SILENCE, VOWELS, PhoneSegment
 

@@ -1,6 +1,8 @@
 """Training the default content encoder: a frame-level phone recogniser on the corpus's exact phone
 timings, with augmentation that changes the voice (speed perturbation moves pitch and formants
-together, vocal-tract warp, noise) so that it generalises to voices it never heard.
+together, vocal-tract warp, noise) so that it generalises to voices it never heard, and that makes
+TTS speech sound more like real recordings: faster speaking rates (pitch kept), short stop closures
+and pauses (cut using the exact phone timings), room reverb, band limits and telephone channels.
 
     python -m emoanim train content --corpus data/syn --out checkpoints/content_encoder --seed 0
 """
@@ -16,11 +18,14 @@ import torch
 import torch.nn.functional as F
 
 from emoanim.audio.content import ContentEncoder, ContentEncoderConfig, phone_targets
-from emoanim.audio.effects import add_noise
+from emoanim.audio.effects import (
+    NOISE_TYPES, add_noise, add_reverb, band_limit, colored_noise, synthetic_room_ir, telephone_channel, time_stretch,
+)
 from emoanim.data.corpus import Corpus
-from emoanim.vocabulary import CONTENT_RATE, SAMPLE_RATE, PhoneSegment
+from emoanim.vocabulary import CONTENT_RATE, SAMPLE_RATE, SILENCE, PhoneSegment
 
 HOP = int(SAMPLE_RATE / CONTENT_RATE)  # 320 samples per content frame
+STOPS = frozenset({"p", "b", "t", "d", "k", "g"})  # closure, then burst: the closure is what real speech shortens
 
 
 @dataclass
@@ -36,6 +41,21 @@ class ContentTrainConfig:
     noise_prob: float = 0.5
     snr_db: tuple[float, float] = (8.0, 35.0)
     label_smoothing: float = 0.1
+    # Real-speech-like augmentation (each drawn per clip; probability 0 switches one off and draws nothing):
+    closure_prob: float = 0.5  # cut stop closures and pauses short (real /p b/ closures are 40-80 ms of silence)
+    closure_keep: tuple[float, float] = (0.25, 0.7)  # keep this fraction of a stop's closure part (its first 70 %)
+    pause_keep: tuple[float, float] = (0.2, 0.8)  # ... and of a pause between words (not the clip's ends)
+    tempo_prob: float = 0.5  # speak faster without changing pitch (WSOLA), on top of the speed perturbation
+    tempo_range: tuple[float, float] = (1.0, 1.45)  # > 1: faster; TTS reads slower than fluent human speech
+    reverb_prob: float = 0.3  # a made-up room: decaying-noise impulse response
+    rt60: tuple[float, float] = (0.15, 0.8)  # seconds to -60 dB
+    reverb_wet: tuple[float, float] = (0.3, 1.0)  # wet share of the mix
+    band_prob: float = 0.3  # a band-limited channel: a random band, or (half the time) 8 kHz mu-law telephone
+    band_low: tuple[float, float] = (60.0, 400.0)  # Hz, band-pass low edge
+    band_high: tuple[float, float] = (2800.0, 7000.0)  # Hz, band-pass high edge
+    hard_noise_prob: float = 0.4  # share of the noisy clips that get coloured or babble noise at hard_snr_db
+    hard_snr_db: tuple[float, float] = (0.0, 15.0)  # SNR of that harder noise (re speech frames)
+    init: str | None = None  # start from this content encoder folder's weights (fine-tuning), not from scratch
     threads: int = 2
     limit: int | None = None  # at most this many clips per split (quick runs and tests)
     log: Callable[[str], None] = field(default=print, repr=False)
@@ -76,22 +96,93 @@ def training_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     return noise
 
 
+def shorten_closures(wave: np.ndarray, phones: list[PhoneSegment], rng: np.random.Generator,
+                     closure_keep: tuple[float, float], pause_keep: tuple[float, float],
+                     sr: int = SAMPLE_RATE, fade_s: float = 0.003) -> tuple[np.ndarray, list[PhoneSegment]]:
+    """Cut stop closures and inner pauses short, as fluent human speech has them; phone times follow.
+
+    A stop's closure is taken as the first 70 % of its segment (the burst and release, the rest, are
+    kept whole); a fraction drawn from ``closure_keep`` of it stays. Pauses between phones (not the
+    clip's leading/trailing silence) keep a fraction drawn from ``pause_keep``. Each cut is joined with
+    a ``fade_s`` crossfade. Returns the new wave and phones (same labels, new times)."""
+    cuts = []  # (start, end) samples to remove, in order
+    for k, seg in enumerate(phones):
+        s0, s1 = int(round(seg.start * sr)), int(round(seg.end * sr))
+        if seg.phone in STOPS:
+            closure = int(0.7 * (s1 - s0))
+            remove = int(closure * (1.0 - rng.uniform(*closure_keep)))
+            a = s0 + (closure - remove) // 2  # keep the closure's onset and the run-up to the burst
+        elif seg.phone == SILENCE and 0 < k < len(phones) - 1:
+            remove = int((s1 - s0) * (1.0 - rng.uniform(*pause_keep)))
+            a = s0 + (s1 - s0 - remove) // 2
+        else:
+            continue
+        if remove > 2 * int(fade_s * sr):
+            cuts.append((a, a + remove))
+    if not cuts:
+        return wave, phones
+    fade = int(fade_s * sr)
+    ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+    pieces, pos = [], 0
+    for a, b in cuts:
+        head = wave[pos:a].copy()
+        if len(head) >= fade:  # crossfade into the far side of the cut (exactly b - a samples go)
+            head[-fade:] = head[-fade:] * (1 - ramp) + wave[b - fade : b] * ramp
+        pieces.append(head)
+        pos = b
+    pieces.append(wave[pos:])
+    out = np.concatenate(pieces)
+
+    def moved(t: float) -> float:  # time in the cut wave of time t in the original
+        n = int(round(t * sr))
+        return (n - sum(min(max(n - a, 0), b - a) for a, b in cuts)) / sr
+
+    return out, [PhoneSegment(p.phone, moved(p.start), moved(p.end)) for p in phones]
+
+
+def real_speech_augment(wave: np.ndarray, rng: np.random.Generator, config: ContentTrainConfig) -> np.ndarray:
+    """Reverb and channel band limits on an (already cropped) wave; labels unchanged."""
+    if config.reverb_prob > 0 and rng.random() < config.reverb_prob:
+        ir = synthetic_room_ir(SAMPLE_RATE, rng.uniform(*config.rt60), rng)
+        wave = add_reverb(wave, ir, rng.uniform(*config.reverb_wet))
+    if config.band_prob > 0 and rng.random() < config.band_prob:
+        if rng.random() < 0.5:
+            wave = telephone_channel(wave, SAMPLE_RATE)
+        else:
+            wave = band_limit(wave, SAMPLE_RATE, rng.uniform(*config.band_low), rng.uniform(*config.band_high))
+    return wave
+
+
 def make_batch(data: SpeechSet, idx, rng, config: ContentTrainConfig | None, crop_frames: int | None):
     """Waves [B, N], lengths [B], phone targets [B, T2] (-100 = ignore); augmented when ``config``."""
     waves, targets = [], []
     for i in idx:
         wave = data.audio[i].astype(np.float32) / 32767.0
+        phones = data.phones[i]
+        if config and config.closure_prob > 0 and rng.random() < config.closure_prob:
+            wave, phones = shorten_closures(wave, phones, rng, config.closure_keep, config.pause_keep)
+        tempo = 1.0
+        if config and config.tempo_prob > 0 and rng.random() < config.tempo_prob:
+            tempo = rng.uniform(*config.tempo_range)
+            wave = time_stretch(wave, SAMPLE_RATE, tempo)
         speed = rng.uniform(*config.speed_range) if config else 1.0
         wave = speed_perturb(wave, speed)
         frames = len(wave) // HOP + 1
-        target = phone_targets(data.phones[i], frames, CONTENT_RATE, speed)
+        target = phone_targets(phones, frames, CONTENT_RATE, speed * tempo)
         if crop_frames and frames > crop_frames:
             j0 = int(rng.integers(0, frames - crop_frames + 1))
             wave, target = wave[j0 * HOP : (j0 + crop_frames) * HOP], target[j0 : j0 + crop_frames]
+        if config:
+            wave = real_speech_augment(wave, rng, config)
         if config and rng.random() < config.noise_prob:
             snr_db = rng.uniform(*config.snr_db)  # drawn before the noise: the order seeded runs always had
-            wave = add_noise(wave, training_noise(len(wave), rng), snr_db)
-        waves.append(wave)
+            if config.hard_noise_prob > 0 and rng.random() < config.hard_noise_prob:
+                kind = NOISE_TYPES[int(rng.integers(len(NOISE_TYPES)))]
+                noise = colored_noise(len(wave), SAMPLE_RATE, kind, rng).astype(np.float32)
+                wave = add_noise(wave, noise, rng.uniform(*config.hard_snr_db))
+            else:
+                wave = add_noise(wave, training_noise(len(wave), rng), snr_db)
+        waves.append(wave.astype(np.float32))
         targets.append(target)
     N = max(len(w) for w in waves)
     wave_b = torch.zeros(len(waves), N)
@@ -110,7 +201,8 @@ def phone_accuracy(model: ContentEncoder, data: SpeechSet, speed: float = 1.0, b
     """Frame phone accuracy (all frames and speech frames only), overall and per TTS engine."""
     model.eval()
     rng = np.random.default_rng(0)
-    fixed = ContentTrainConfig(corpus="", out="", speed_range=(speed, speed), noise_prob=0.0) if speed != 1.0 else None
+    fixed = ContentTrainConfig(corpus="", out="", speed_range=(speed, speed), noise_prob=0.0, closure_prob=0.0,
+                               tempo_prob=0.0, reverb_prob=0.0, band_prob=0.0) if speed != 1.0 else None
     correct = np.zeros(len(data.audio))
     total = np.zeros(len(data.audio))
     speech_correct = speech_total = 0
@@ -141,7 +233,7 @@ def train_content(config: ContentTrainConfig) -> tuple[ContentEncoder, dict]:
     t0 = time.time()
     train, val, test = (load_speech(corpus, s, config.limit) for s in ("train", "val", "test"))
     config.log(f"loaded {len(train.audio)}/{len(val.audio)}/{len(test.audio)} clips in {time.time() - t0:.0f} s")
-    model = ContentEncoder(ContentEncoderConfig())
+    model = ContentEncoder.from_pretrained(config.init) if config.init else ContentEncoder(ContentEncoderConfig())
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=config.steps, pct_start=0.05)
     crop = int(config.crop_seconds * CONTENT_RATE)
@@ -168,6 +260,7 @@ def train_content(config: ContentTrainConfig) -> tuple[ContentEncoder, dict]:
         "test_speed_1.18": phone_accuracy(model, test, 1.18)["frame_accuracy"],
         "train_subset": phone_accuracy(model, SpeechSet(train.audio[:300], train.phones[:300], train.engines[:300])),
         "train_seconds": round(time.time() - t0, 1),
+        "init": config.init,  # fine-tuned from these weights (None: from scratch)
         "command": f"python -m emoanim train content --corpus {config.corpus} --out {config.out} --seed {config.seed} --steps {config.steps}",
     }
     model.save_pretrained(config.out, training=metrics)

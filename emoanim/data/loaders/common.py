@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from emoanim.audio import load_audio
-from emoanim.data.align import align_phones
+from emoanim.audio.align import align_phones
 from emoanim.data.corpus import (
     SPLITS,
     ClipInfo,
@@ -307,7 +307,7 @@ def load_clip_audio(path: Path) -> np.ndarray:
 
 
 class PhoneAligner:
-    """Calls ``emoanim.data.align.align_phones`` when enabled and the transcript is known.
+    """Calls ``emoanim.audio.align.align_phones`` when enabled and the transcript is known.
 
     Real data has no phone timings; alignment is a bonus, so any failure (pocketsphinx missing,
     a clip it cannot align) leaves the clip with an empty phone list and is counted, never fatal.

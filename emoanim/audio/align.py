@@ -1,7 +1,9 @@
 """Forced phone alignment with pocketsphinx 5 (its bundled US-English model and CMUdict).
 
 ``align_phones(audio, sr, text)`` returns ARPAbet phone segments that tile ``[0, duration]``.
-It is used for engines without phone timings and to check engine timings (timing_check).
+The product uses it to turn a transcript (given, or recognised by ``audio.recognize``) into phone
+timings for the content encoder; corpus building uses it for engines without phone timings and to
+check engine timings (``data.timing_check``).
 
 How it works (pocketsphinx 5 API): ``Decoder.set_align_text`` builds a word-sequence grammar
 with optional silences; a first decoding pass gives word boundaries; ``set_alignment`` plus a
@@ -16,7 +18,7 @@ Robustness choices:
 * If the search fails, we retry with a few other settings (noise level, beams, filler words,
   and a formant scaling that helps with high-pitched synthetic female voices).
 * Out-of-vocabulary words get a pronunciation from espeak-ng's letter-to-sound rules
-  (``tts.espeak_phonemes``), added to the decoder's dictionary. Without espeak-ng, OOV words
+  (``audio.pronounce.espeak_phonemes``), added to the decoder's dictionary. Without espeak-ng, OOV words
   are dropped from the transcript and the neighbouring words / silences absorb their audio.
 * If every retry fails, phones are spread over the word spans from the first pass, or over
   the detected speech region, in proportion to typical phone durations. The result is then
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-from emoanim.data.tts import espeak_phonemes
+from emoanim.audio.pronounce import espeak_phonemes
 from emoanim.errors import EmoAnimError
 from emoanim.vocabulary import SILENCE, VOWELS, PhoneSegment, normalize_phone
 
@@ -84,8 +86,9 @@ def alignment_words(text: str) -> list[str]:
     return [w.strip("'") for w in words if w.strip("'")]
 
 
-def align(audio: np.ndarray, sample_rate: int, text: str) -> AlignmentResult:
-    """Like :func:`align_phones`, also returning word spans and which method produced them."""
+def align(audio: np.ndarray, sample_rate: int, text: str, attempts: int | None = None) -> AlignmentResult:
+    """Like :func:`align_phones`, also returning word spans and which method produced them.
+    ``attempts`` caps the retry cascade (None = all of it; each failed attempt costs a decoding pass)."""
     x = np.asarray(audio, dtype=np.float32).reshape(-1)
     if x.size == 0:
         raise EmoAnimError("cannot align empty audio")
@@ -102,7 +105,7 @@ def align(audio: np.ndarray, sample_rate: int, text: str) -> AlignmentResult:
         if not words:
             return AlignmentResult([PhoneSegment(SILENCE, 0.0, total)], [], "uniform")
         first_pass: list[tuple[str, float, float]] | None = None
-        for noise_std, scale, options in _ATTEMPTS:
+        for noise_std, scale, options in _ATTEMPTS[: attempts or len(_ATTEMPTS)]:
             up, down = _FORMANT_RATIOS[scale]
             y = x if up == down else signal.resample_poly(x.astype(np.float64), up, down)
             pcm = np.clip(y, -1.0, 1.0) * 32767.0
