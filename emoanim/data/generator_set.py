@@ -2,8 +2,14 @@
 content features from the frozen content encoder, and its emotion targets from the frozen emotion
 space (the motion embedding of the clip and its emotion x intensity class).
 
-``prepare`` caches the result next to the corpus, keyed by the two checkpoints, because encoding
-6 hours of audio is the slowest part of a short run.
+``prepare`` caches the result next to the corpus, keyed by the two checkpoints and the content route,
+because encoding 6 hours of audio is the slowest part of a short run.
+
+Content routes for an aligned content encoder (the default): ``"posteriors"`` (the default of
+``prepare``: what the shipped generator was trained on) reads the phone recogniser alone, ``"exact"`` fuses the corpus's own phone
+timings into the posteriors (what the encoder produces given a perfect transcript and alignment: the
+training signal), ``"recognised"`` runs the encoder as the product does (recognition, alignment,
+fusion; honest for evaluation). Other encoders give their own features either way.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from emoanim.audio.content import load_content_encoder
+from emoanim.audio.content import AlignedContentEncoder, fuse_phones, load_content_encoder
 from emoanim.binding.space import EmotionSpace
 from emoanim.data.corpus import Corpus
 from emoanim.diffusion.denoiser import align_content
@@ -28,6 +34,7 @@ from emoanim.rigs import rig_param_groups
 from emoanim.vocabulary import CONTENT_RATE, MOTION_FPS, label_class
 
 K = int(CONTENT_RATE / MOTION_FPS)  # content frames per motion frame
+ROUTES = ("posteriors", "exact", "recognised")  # content routes of an aligned encoder (see the module doc)
 
 
 @dataclass
@@ -58,11 +65,15 @@ def _digest(folder: str | Path) -> str:
 
 @torch.no_grad()
 def prepare(corpus_dir: str | Path, split: str, content_dir: str | Path, space_dir: str | Path,
-            limit: int | None = None, log: Callable[[str], None] = print) -> GeneratorData:
+            limit: int | None = None, log: Callable[[str], None] = print,
+            route: str = "posteriors") -> GeneratorData:
     """A split of the corpus at ``corpus_dir`` encoded by the checkpoints in ``content_dir`` and ``space_dir``."""
+    if route not in ROUTES:
+        raise EmoAnimError(f"unknown content route '{route}'; choose one of: {', '.join(ROUTES)}")
     corpus = Corpus(corpus_dir)
     infos = corpus.clips(split)[:limit]
-    cache = Path(corpus_dir) / "derived" / f"gen-{split}-{len(infos)}-{_digest(content_dir)}-{_digest(space_dir)}.npz"
+    key = f"{split}-{len(infos)}-{_digest(content_dir)}-{_digest(space_dir)}-{route}"
+    cache = Path(corpus_dir) / "derived" / f"gen-{key}.npz"
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
             lengths = z["lengths"]
@@ -85,7 +96,12 @@ def prepare(corpus_dir: str | Path, split: str, content_dir: str | Path, space_d
         for c, f, m in zip(clips, feats, mask):
             T = len(c.params)
             params.append(c.params.astype(np.float32))
-            content.append(align_content(f[: int(m.sum())], T, K).numpy())
+            features = f[: int(m.sum())].numpy()
+            if isinstance(encoder, AlignedContentEncoder) and route != "posteriors":
+                cfg = encoder.config
+                features = (fuse_phones(features, c.phones, cfg.weight, cfg.speech_floor) if route == "exact"
+                            else encoder.encode(c.audio))
+            content.append(align_content(torch.from_numpy(features), T, K).numpy())
             label.append(label_class(c.info.emotion, c.info.intensity))
             emotion.append(label[-1] // 3)
         p = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(c.params) for c in clips], batch_first=True)
@@ -97,7 +113,7 @@ def prepare(corpus_dir: str | Path, split: str, content_dir: str | Path, space_d
     atomic_write(cache, lambda f: np.savez(f, params=np.concatenate(params), content=np.concatenate(content),
              lengths=np.array([len(p) for p in params]), label=data.label, emotion=data.emotion,
              motion_style=data.motion_style), binary=True)  # concurrent runs may share the cache
-    log(f"prepared {split}: {len(infos)} clips in {time.time() - t0:.0f} s -> {cache}")
+    log(f"prepared {split} ({route} content): {len(infos)} clips in {time.time() - t0:.0f} s -> {cache}")
     return data
 
 

@@ -383,7 +383,7 @@ def load_eval_clips(corpus_dir: str | Path, split: str, content_dir: str | Path,
     infos = corpus.clips(split)
     if not infos:
         raise EmoAnimError(f"no '{split}' clips in {corpus_dir}")
-    data = prepare(corpus_dir, split, content_dir, space_dir, None, log)
+    data = prepare(corpus_dir, split, content_dir, space_dir, None, log, route="recognised")  # as the product
     if len(data) != len(infos):
         raise EmoAnimError(f"the cached {split} data of {corpus_dir} does not match its manifest; "
                            f"delete {corpus_dir}/derived")
