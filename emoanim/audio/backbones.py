@@ -118,10 +118,14 @@ class SpeechBackbone:
         raise NotImplementedError
 
 
-def _padded(waves: list[np.ndarray], device: str) -> tuple[torch.Tensor, torch.Tensor]:
+@torch.no_grad()
+def _run_padded(model: torch.nn.Module, waves: list[np.ndarray], device: str) -> list[np.ndarray]:
+    """Clips zero-padded into one batch through ``model(wave [B, N], lengths [B]) -> (features, mask)``,
+    each cut back to its valid frames."""
     lengths = torch.tensor([len(w) for w in waves])
     batch = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(w) for w in waves], batch_first=True)
-    return batch.to(device), lengths.to(device)
+    features, mask = model(batch.to(device), lengths.to(device))
+    return [f[: int(m.sum())].cpu().numpy() for f, m in zip(features, mask)]
 
 
 class PhoneRecogniserBackbone(SpeechBackbone):
@@ -142,10 +146,8 @@ class PhoneRecogniserBackbone(SpeechBackbone):
     def feature_dim(self) -> int:
         return self.model.feature_dim
 
-    @torch.no_grad()
     def _encode_batch(self, waves):
-        content, mask = self.model(*_padded(waves, self.device))
-        return [c[: int(m.sum())].cpu().numpy() for c, m in zip(content, mask)]
+        return _run_padded(self.model, waves, self.device)
 
 
 class TransformersBackbone(SpeechBackbone):
@@ -162,17 +164,12 @@ class TransformersBackbone(SpeechBackbone):
     def feature_dim(self) -> int:
         return self.model.feature_dim
 
-    @torch.no_grad()
     def _encode_batch(self, waves):
         if self.model.model.config.feat_extract_norm != "layer":
             # Group-normed CNN front ends (HuBERT/wav2vec 2.0 base) take no attention mask: padding
             # would change every frame's features, so such models read one clip at a time.
-            return [self._encode_batch_padded([w])[0] for w in waves]
-        return self._encode_batch_padded(waves)
-
-    def _encode_batch_padded(self, waves):
-        hidden, mask = self.model(*_padded(waves, self.device))
-        return [h[: int(m.sum())].cpu().numpy() for h, m in zip(hidden, mask)]
+            return [_run_padded(self.model, [w], self.device)[0] for w in waves]
+        return _run_padded(self.model, waves, self.device)
 
 
 class WhisperBackbone(SpeechBackbone):
