@@ -30,7 +30,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network needed 
 import gradio as gr  # noqa: E402
 
 from emoanim.errors import EmoAnimError  # noqa: E402
-from emoanim.pipeline import MAX_TRANSCRIPT_CHARS, Animator, AnimatorConfig, EmotionSource  # noqa: E402
+from emoanim.pipeline import (  # noqa: E402
+    MAX_TRANSCRIPT_CHARS,
+    Animator,
+    AnimatorConfig,
+    EmotionSource,
+    Keyframe,
+    check_timeline,
+    describe_emotion,
+)
 from emoanim.rigs.arkit import AVATARS, DEFAULT_AVATAR  # noqa: E402
 from emoanim.vocabulary import CHECKPOINTS_DIR, DEFAULT_GUIDANCE, DEFAULT_STEPS, EMOTIONS  # noqa: E402
 
@@ -45,7 +53,10 @@ SOURCES = {
     "Borrow from a voice clip": "audio",
     "Borrow from a motion file": "motion",
     "Automatic (from the speech)": "auto",
+    "Emotion over time": "timeline",
 }
+TIMELINE_COLUMNS = ["time (s)", "emotion", "intensity", "or in words"]
+TIMELINE_EXAMPLE = [[0.0, "happy", 3, ""], [5.0, "sad", 3, ""]]
 BLEND_SOURCES = ("Emotion label", "Describe it in words")
 AUDIO_TYPES = [".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".webm", ".opus"]
 MOTION_TYPES = [".npz", ".csv", ".json"]
@@ -137,6 +148,32 @@ def _source(kind_label: str, emotion: str | None, intensity, text: str | None, r
     return EmotionSource.auto()
 
 
+def _timeline(rows) -> list[Keyframe]:
+    """The "Emotion over time" table (time, emotion, intensity, words) -> keyframes; empty rows are skipped,
+    words (when given) win over the label."""
+    rows = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
+    keys = []
+    for row in rows:
+        cells = [("" if c is None else str(c)).strip() for c in list(row) + [""] * (4 - len(row))]
+        if cells[3].lower() == "nan":
+            cells[3] = ""
+        if not any(cells):
+            continue
+        try:
+            t = float(cells[0])
+        except ValueError:
+            raise EmoAnimError(f"timeline: '{cells[0]}' is not a time in seconds") from None
+        if cells[3]:
+            keys.append((t, EmotionSource.from_text(cells[3])))
+        else:
+            try:
+                level = int(float(cells[2] or 2))
+            except ValueError:
+                raise EmoAnimError(f"timeline at {t:g} s: the intensity is 1, 2 or 3, got '{cells[2]}'") from None
+            keys.append((t, EmotionSource.label(cells[1] or "neutral", level)))
+    return check_timeline(keys)
+
+
 def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, size: int | None = None,
                examples: bool = True) -> gr.Blocks:
     """The app. ``animator``: an Animator, a function returning one, or None (load ``checkpoints``
@@ -150,13 +187,15 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
 
     def generate(audio, source_kind, emotion, intensity, text, ref_audio, ref_motion, blend_weight, blend_kind,
                  blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar, transcript=None,
-                 progress=gr.Progress()):
+                 timeline=None, progress=gr.Progress()):
         folder = None
         try:
             seed = int(seed or 0)  # guidance and steps: None (unset) is the animator's default
-            source = _source(source_kind, emotion, intensity, text, ref_audio, ref_motion)
+            over_time = SOURCES.get(source_kind) == "timeline"
+            source = _timeline(timeline) if over_time else _source(source_kind, emotion, intensity, text, ref_audio,
+                                                                    ref_motion)
             blend = None
-            if blend_weight and float(blend_weight) > 0:
+            if blend_weight and float(blend_weight) > 0 and not over_time:
                 blend = (_source(blend_kind or "Emotion label", blend_emotion, blend_intensity, blend_text, None, None),
                          float(blend_weight))
             progress(0.0, desc="loading model")
@@ -167,12 +206,16 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                 blend=blend, avatar=avatar or None, size=size, progress=lambda f, stage: progress(f, desc=stage),
                 transcript=transcript or None)
             exports = anim.export(result.motion, folder, stem="emoanim")
-            nearest, level, cosine = anim.space.classify(result.style)
             t, sampling = result.timings, result.sampling
+            if over_time:
+                nearest_text = ""
+            else:
+                nearest, level, cosine = anim.space.classify(result.style)
+                nearest_text = f" (nearest: {nearest} {level}, cos {cosine:.2f})"
             info = (f"**{result.motion.duration:.1f} s**, {result.motion.num_frames} frames · emotion: "
-                    f"{html.escape(source.describe())}" + (f" blended {float(blend_weight):.0%} with "
-                                                          f"{html.escape(blend[0].describe())}" if blend else "")
-                    + f" (nearest: {nearest} {level}, cos {cosine:.2f}) · guidance {sampling.guidance:g}, "
+                    f"{html.escape(describe_emotion(source))}" + (f" blended {float(blend_weight):.0%} with "
+                                                                 f"{html.escape(blend[0].describe())}" if blend else "")
+                    + f"{nearest_text} · guidance {sampling.guidance:g}, "
                     f"{sampling.steps} steps, seed {sampling.seed} · {sum(t.values()):.1f} s: "
                     + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
             if result.content_info is not None:
@@ -193,7 +236,8 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
     def show_source(kind_label: str):
         kind = SOURCES.get(kind_label, "label")
         return (gr.update(visible=kind == "label"), gr.update(visible=kind == "text"),
-                gr.update(visible=kind == "audio"), gr.update(visible=kind == "motion"))
+                gr.update(visible=kind == "audio"), gr.update(visible=kind == "motion"),
+                gr.update(visible=kind == "timeline"))
 
     def show_blend_source(kind_label: str):
         return gr.update(visible=kind_label == "Emotion label"), gr.update(visible=kind_label != "Emotion label")
@@ -221,6 +265,13 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                     ref_motion = gr.File(file_types=MOTION_TYPES, type="filepath",
                                          label="Motion file whose emotion to borrow (.npz, .csv, .json)",
                                          elem_id="ref-motion")
+                with gr.Group(visible=False) as timeline_group:
+                    timeline = gr.Dataframe(value=TIMELINE_EXAMPLE, headers=TIMELINE_COLUMNS,
+                                            datatype=["number", "str", "number", "str"], type="array",
+                                            row_count=(2, "dynamic"), col_count=(4, "fixed"), interactive=True,
+                                            label="Emotion over time: from each time on (seconds), this emotion "
+                                                  "(eased in over the second before it); words win over the label",
+                                            elem_id="timeline")
                 with gr.Accordion("Blend with a second emotion", open=False):
                     blend_weight = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="Weight of the second emotion "
                                              "(0 = off)", elem_id="blend-weight")
@@ -251,9 +302,10 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                 plot = gr.Image(label="Main curves", type="filepath", elem_id="curves")
 
         inputs = [audio, source_kind, emotion, intensity, text, ref_audio, ref_motion, blend_weight, blend_kind,
-                  blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar, transcript]
+                  blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar, transcript, timeline]
         outputs = [video, npz_file, csv_file, plot, info]
-        source_kind.change(show_source, source_kind, [label_group, text_group, audio_group, motion_group],
+        source_kind.change(show_source, source_kind, [label_group, text_group, audio_group, motion_group,
+                                                      timeline_group],
                            api_visibility="private", queue=False)
         blend_kind.change(show_blend_source, blend_kind, [blend_emotion, blend_text], api_visibility="private",
                           queue=False)

@@ -148,7 +148,7 @@ E2E_STAGES = ("audio read", "emotion embed", "content encode", "sampling", "rend
 
 def bench_e2e(seconds: float = 10.0, steps: int | None = None, size: int | None = None, avatar: str | None = None,
               checkpoints: str | Path = CHECKPOINTS_DIR, device: str | None = None,
-              speech: str | Path | None = None) -> dict[str, float]:
+              speech: str | Path | None = None, sampler: str | None = None) -> dict[str, float]:
     """The whole pipeline (``Animator.generate``) on ``seconds`` of speech, stage by stage.
 
     The first call warms up (rig build, lazy model parts) on a short clip; the timed call is the
@@ -167,7 +167,7 @@ def bench_e2e(seconds: float = 10.0, steps: int | None = None, size: int | None 
         animator.generate(warm, source, Path(tmp) / "warm.mp4", steps=2)
         warmup_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        result = animator.generate(clip, source, Path(tmp) / "bench.mp4", steps=steps)
+        result = animator.generate(clip, source, Path(tmp) / "bench.mp4", steps=steps, sampler=sampler)
         total_s = time.perf_counter() - t0
         size_mib = result.video.stat().st_size / 2**20
     report: dict[str, float | str] = {
@@ -176,6 +176,7 @@ def bench_e2e(seconds: float = 10.0, steps: int | None = None, size: int | None 
         "frames": result.motion.num_frames,
         "size_px": animator.config.size,
         "steps": result.sampling.steps,
+        "sampler": result.sampling.sampler,
         "device": animator.config.device,
         "model_load_s": load_s,
         "warmup_s": warmup_s,

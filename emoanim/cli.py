@@ -17,6 +17,7 @@ from emoanim.rigs import DEFAULT_RIG, RIG_NAMES, load_rig
 from emoanim.vocabulary import (
     CHECKPOINTS_DIR,
     CONTENT_ENCODER_DIR,
+    CONTENT_ROUTES,
     DEFAULT_GUIDANCE,
     DEFAULT_SAMPLER,
     DEFAULT_STEPS,
@@ -24,6 +25,7 @@ from emoanim.vocabulary import (
     EMOTIONS,
     GENERATOR_DIR,
     LIP_SYNC_DIR,
+    PREDICTIONS,
     REGRESSION_DIR,
     SAMPLERS,
 )
@@ -34,6 +36,17 @@ CHECKPOINTS = Path(CHECKPOINTS_DIR)
 def _given(**options):
     """The options the user set (None means: the called function's default)."""
     return {key: value for key, value in options.items() if value is not None}
+
+
+def group_weight(text: str) -> tuple[str, float]:
+    """'GROUP=W' (a rig parameter group and a loss weight) -> (GROUP, W)."""
+    group, sep, value = text.partition("=")
+    try:
+        if not sep or not group:
+            raise ValueError
+        return group.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected GROUP=WEIGHT (e.g. blink=4), got '{text}'") from None
 
 
 def _add_rig_options(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +122,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if args.target in ("render", "e2e"):
         options.update(_given(size=args.size, avatar=args.avatar))
     if args.target in ("e2e", "generate"):
-        options.update(_given(steps=args.steps, checkpoints=args.checkpoints, device=args.device, speech=args.speech))
+        options.update(_given(steps=args.steps, checkpoints=args.checkpoints, device=args.device, speech=args.speech,
+                              sampler=args.sampler))
     run_benchmark(args.target, **options)
 
 
@@ -118,6 +132,10 @@ def _emotion_source(args: argparse.Namespace):
 
     if args.intensity is not None and args.emotion is None:
         raise EmoAnimError("--intensity goes with --emotion (e.g. --emotion happy --intensity 3)")
+    if args.emotion_at:
+        from emoanim.pipeline import check_timeline, parse_keyframe  # lazy: start-up time
+
+        return check_timeline([parse_keyframe(spec) for spec in args.emotion_at])
     if args.emotion is not None:
         return EmotionSource.label(args.emotion, 2 if args.intensity is None else args.intensity)
     if args.text is not None:
@@ -290,7 +308,8 @@ def cmd_train_sync(args: argparse.Namespace) -> None:
     from emoanim.train.sync import SyncTrainConfig, train_sync
 
     train_sync(SyncTrainConfig(corpus=str(args.corpus), out=str(args.out), content=str(args.content),
-                               space=str(args.space), seed=args.seed, steps=args.steps, threads=args.threads))
+                               space=str(args.space), route=args.content_route, seed=args.seed, steps=args.steps,
+                               threads=args.threads))
 
 
 def cmd_train_generator(args: argparse.Namespace) -> None:
@@ -298,8 +317,10 @@ def cmd_train_generator(args: argparse.Namespace) -> None:
 
     train_generator(GeneratorTrainConfig(corpus=str(args.corpus), out=str(args.out), kind=args.kind,
                                          content=str(args.content), space=str(args.space), sync=str(args.sync),
-                                         prediction=args.prediction, seed=args.seed, steps=args.steps,
-                                         threads=args.threads))
+                                         prediction=args.prediction, route=args.content_route,
+                                         channel_weights=dict(args.channel_weight),
+                                         unguided_groups=list(args.unguided), seed=args.seed,
+                                         steps=args.steps, threads=args.threads))
 
 
 def cmd_evaluate_binding(args: argparse.Namespace) -> None:
@@ -328,12 +349,14 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> None:
     expert = LipSyncExpert.from_pretrained(args.sync)
     space = EmotionSpace.from_pretrained(args.space)
     clips = load_eval_clips(args.corpus, args.split, args.content, args.space)
-    options = GeneratorEvalOptions(limit=args.limit, steps=args.steps, guidance=args.guidance,
-                                   sweep_clips=args.sweep_clips, full_clips=args.full_clips, seed=args.seed)
+    options = GeneratorEvalOptions(limit=args.limit, steps=args.steps, sampler=args.sampler, guidance=args.guidance,
+                                   sweep_clips=args.sweep_clips, full_clips=args.full_clips, redraws=args.redraws,
+                                   seed=args.seed)
     results = evaluate_generator(clips, space, generator, regression, expert, load_rig(clips.data.rig), options)
     results["command"] = "python -m emoanim evaluate generator " + " ".join(shlex.quote(str(a)) for a in (
         "--corpus", args.corpus, "--split", args.split, "--generator",
-        args.generator, "--regression", args.regression, "--limit", args.limit, "--steps", args.steps,
+        args.generator, "--regression", args.regression, "--sync", args.sync, "--limit", args.limit, "--steps",
+        args.steps, "--sampler", args.sampler, "--guidance", args.guidance, "--redraws", args.redraws,
         "--sweep-clips", args.sweep_clips, "--full-clips", args.full_clips, "--seed", args.seed))
     json_path, md_path, png = write_report(results, args.out)
     print(markdown_table(results))
@@ -527,11 +550,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--steps", type=int, default=steps)
         p.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+        p.add_argument("--content-route", choices=CONTENT_ROUTES, default="exact",
+                       help="with the aligned content encoder: the corpus's exact phone timings fused with the "
+                            "posteriors (exact, the default), the posteriors alone, or recognise-then-align (slow)")
         if name == "generator":
             p.add_argument("--sync", type=Path, default=CHECKPOINTS / LIP_SYNC_DIR)
             p.add_argument("--kind", choices=("diffusion", "regression"), default="diffusion")
-            p.add_argument("--prediction", choices=("sample", "epsilon"), default="sample",
-                           help="what the denoiser predicts: the clean sequence or the noise")
+            p.add_argument("--prediction", choices=PREDICTIONS, default="sample",
+                           help="what the denoiser predicts: the clean sequence, the noise or v")
+            p.add_argument("--channel-weight", type=group_weight, action="append", default=[], metavar="GROUP=W",
+                           help="weight of a rig parameter group in the diffusion loss (repeatable), e.g. blink=4")
+            p.add_argument("--unguided", action="append", default=[], metavar="GROUP",
+                           help="a rig parameter group sampled without guidance (repeatable), e.g. blink")
         p.set_defaults(func=cmd_train_sync if name == "sync" else cmd_train_generator)
 
     evaluate = sub.add_parser("evaluate", help="evaluate the models").add_subparsers(dest="eval_command", required=True)
@@ -554,7 +584,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=160, help="clips, balanced over the 8 emotions")
     # The report records the settings it ran with, so these are the vocabulary's values, not None.
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="fast sampler steps")
+    p.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER, help="the fast sampler")
     p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
+    p.add_argument("--redraws", type=int, default=16,
+                   help="draws of a synthetic corpus's own motion model per clip, for the bound rows (0: none)")
     p.add_argument("--sweep-clips", type=int, default=80, help="clips of the guidance sweep")
     p.add_argument("--full-clips", type=int, default=16, help="clips also sampled with all 400 steps")
     p.add_argument("--seed", type=int, default=0)
@@ -575,6 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=None, help="video width and height in pixels (512)")
     p.add_argument("--avatar", default=None)
     p.add_argument("--steps", type=int, default=None, help=f"generate/e2e: sampling steps ({DEFAULT_STEPS})")
+    p.add_argument("--sampler", choices=SAMPLERS, default=None, help=f"generate/e2e: sampler ({DEFAULT_SAMPLER})")
     p.add_argument("--speech", type=Path, default=None,
                    help="generate/e2e: speech to time, repeated to --seconds (default: the clips in ./assets, "
                         "else a synthetic speech-like signal)")
@@ -593,6 +627,10 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--reference-motion", type=Path, default=None,
                         help="borrow the emotion of a motion .npz/.csv/.json")
     source.add_argument("--auto", action="store_true", help="the emotion heard in the input speech itself")
+    source.add_argument("--emotion-at", action="append", default=None, metavar="TIME:EMOTION",
+                        help="an emotion timeline keyframe, repeatable: TIME:LABEL[:INTENSITY] or TIME:text:WORDS "
+                             "(also TIME:audio:PATH, TIME:motion:PATH), e.g. --emotion-at 0:happy:3 --emotion-at "
+                             "5:sad:3; the emotion eases into each keyframe over the second before it")
     p.add_argument("--intensity", type=int, default=None, choices=(1, 2, 3),
                    help="with --emotion: 1 weak .. 3 strong (2)")
     p.add_argument("--guidance", type=float, default=None,

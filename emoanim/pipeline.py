@@ -7,7 +7,8 @@
 
 Stages: reading audio (any format, resampled to 16 kHz mono, rejected when silent, unreadable or
 too long), embedding the emotion (a label, free text, a reference speech clip, a reference motion,
-or the emotion heard in the input speech itself; optionally blended with a second source), encoding
+or the emotion heard in the input speech itself; optionally blended with a second source, or a
+timeline of keyframes ``[(seconds, EmotionSource), ...]`` whose emotion changes within the take), encoding
 the speech content, sampling the motion with classifier-free guidance, rendering frames and
 encoding the MP4 with the audio. ``progress(fraction, stage)`` is told about each of them.
 """
@@ -19,11 +20,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal, Sequence, Union
 
 import numpy as np
 
 from emoanim.audio.io import is_silent, load_audio
+from emoanim.binding.timeline import style_track
 from emoanim.errors import EmoAnimError
 from emoanim.motion import Motion, export_csv, load_motion_file
 from emoanim.motion.plots import plot_curves
@@ -137,6 +139,69 @@ class EmotionSource:
 
 
 Blend = tuple[EmotionSource, float]  # (second source, its weight 0..1); the first gets 1 - weight
+Keyframe = tuple[float, EmotionSource]  # (seconds from the start, the emotion from then on)
+Emotion = Union[EmotionSource, Sequence[Keyframe]]  # one emotion for the take, or a timeline of keyframes
+MAX_KEYFRAMES = 64
+
+
+def parse_keyframe(spec: str) -> Keyframe:
+    """'TIME:LABEL[:INTENSITY]', 'TIME:text:WORDS', 'TIME:audio:PATH', 'TIME:motion:PATH' or 'TIME:auto'
+    (the CLI's ``--emotion-at``) -> (seconds, EmotionSource)."""
+    time_text, _, rest = str(spec).partition(":")
+    try:
+        seconds = float(time_text.strip().rstrip("s"))
+    except ValueError:
+        raise EmoAnimError(f"a keyframe starts with its time in seconds, e.g. '5:sad:3', got '{spec}'") from None
+    kind, _, value = rest.partition(":")
+    kind = kind.strip()
+    if kind == "text":
+        return seconds, EmotionSource.from_text(value)
+    if kind in ("audio", "motion"):
+        if not value.strip():
+            raise EmoAnimError(f"keyframe '{spec}': give the {kind} file after '{kind}:'")
+        return seconds, EmotionSource(kind, path=value.strip())
+    if kind == "auto" and not value:
+        return seconds, EmotionSource.auto()
+    if not kind:
+        raise EmoAnimError(f"keyframe '{spec}': give an emotion after the time, e.g. '{time_text}:happy:3'")
+    try:
+        intensity = int(value) if value.strip() else 2
+    except ValueError:
+        raise EmoAnimError(f"keyframe '{spec}': the intensity is 1, 2 or 3, got '{value}' (free text: "
+                           f"'{time_text}:text:{value or 'WORDS'}')") from None
+    return seconds, EmotionSource.label(kind, intensity)
+
+
+def check_timeline(keyframes: Sequence[Keyframe], duration: float | None = None) -> list[Keyframe]:
+    """A timeline as a sorted list of (seconds, EmotionSource), checked: at least one keyframe, times
+    0 or more, unique and (when ``duration`` is given) within the speech."""
+    try:
+        keys = [(float(t), source) for t, source in keyframes]
+    except (TypeError, ValueError):
+        raise EmoAnimError("an emotion timeline is a list of (seconds, EmotionSource) keyframes") from None
+    if not keys:
+        raise EmoAnimError("the emotion timeline is empty: give at least one (seconds, EmotionSource) keyframe")
+    if len(keys) > MAX_KEYFRAMES:
+        raise EmoAnimError(f"too many keyframes ({len(keys)}); at most {MAX_KEYFRAMES}")
+    for t, source in keys:
+        if not isinstance(source, EmotionSource):
+            raise EmoAnimError(f"keyframe at {t:g} s: the emotion must be an EmotionSource, got {type(source).__name__}")
+        if not (math.isfinite(t) and t >= 0):
+            raise EmoAnimError(f"keyframe times are seconds from the start (0 or more), got {t:g}")
+        if duration is not None and t >= duration:
+            raise EmoAnimError(f"the keyframe at {t:g} s is after the end of the speech ({duration:.2f} s)")
+    keys.sort(key=lambda k: k[0])
+    times = [t for t, _ in keys]
+    if len(set(times)) != len(times):
+        raise EmoAnimError("two keyframes are at the same time; give each time one emotion")
+    return keys
+
+
+def describe_emotion(emotion: Emotion) -> str:
+    """One line for the emotion of a take: the source, or the timeline's keyframes."""
+    if isinstance(emotion, EmotionSource):
+        return emotion.describe()
+    return "timeline " + " → ".join(f"{t:g} s {s.describe()}" for t, s in check_timeline(emotion))
 
 
 @dataclass
@@ -150,7 +215,7 @@ class Exports:
 class Result:
     motion: Motion
     video: Path | None
-    style: np.ndarray  # the emotion embedding the motion was sampled with
+    style: np.ndarray  # the emotion embedding the motion was sampled with: [E], or [T, E] for a timeline
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     sampling: Sampling | None = None  # the settings the motion was sampled with
     content_info: ContentInfo | None = None  # where the lips came from: route, text (.describe() for a line)
@@ -373,28 +438,45 @@ class Animator:
         return check_sampling(c.guidance if guidance is None else guidance, c.steps if steps is None else steps,
                               seed, c.sampler if sampler is None else sampler, self.generator.max_steps)
 
-    def animate(self, audio: str | Path | np.ndarray, source: EmotionSource, guidance: float | None = None,
+    def animate(self, audio: str | Path | np.ndarray, source: Emotion, guidance: float | None = None,
                 steps: int | None = None, seed: int = 0, blend: Blend | None = None,
                 progress: ProgressFn | None = None, timings: dict[str, float] | None = None,
                 sampler: str | None = None, transcript: str | None = None) -> Motion:
         """Speech (file or 16 kHz array) + emotion -> ``Motion`` lasting as long as the speech.
+        ``source``: an EmotionSource, or a timeline [(seconds, EmotionSource), ...] (``style_track``).
         ``transcript``: what is said, if known (skips speech recognition)."""
         sampling = self.sampling(guidance, steps, seed, sampler)
         motion, _, _ = self._animate(audio, source, sampling, blend, _Stages(progress, timings),
                                      check_transcript(transcript))
         return motion
 
-    def _animate(self, audio, source: EmotionSource, sampling: Sampling, blend: Blend | None,
+    def embed_timeline(self, keyframes: Sequence[Keyframe], num_frames: int, speech: np.ndarray | None = None,
+                       transition_s: float | None = None) -> np.ndarray:
+        """A timeline -> the style of every frame [num_frames, E] (``binding.timeline.style_track``)."""
+        fps = self.generator.fps
+        duration = num_frames / fps if speech is None else speech.size / SAMPLE_RATE
+        keys = check_timeline(keyframes, duration)
+        vectors = [(t, self.embed_source(source, speech)) for t, source in keys]
+        return style_track(vectors, num_frames, fps, **({} if transition_s is None else
+                                                        {"transition_s": transition_s}))
+
+    def _animate(self, audio, source: Emotion, sampling: Sampling, blend: Blend | None,
                  stages: _Stages, transcript: str | None = None) -> tuple[Motion, np.ndarray, ContentInfo]:
         stages.start("audio read", 0.0, "reading audio")
         wave = self.read_audio(audio)
+        num_frames = frames_for_duration(wave.size / SAMPLE_RATE, self.generator.fps)
         stages.start("emotion embed", 0.04, "embedding emotion")
-        style = self.embed_emotion(source, blend, wave)
+        if isinstance(source, EmotionSource):
+            style = self.embed_emotion(source, blend, wave)
+        elif blend is not None:
+            raise EmoAnimError("a blend and an emotion timeline cannot be combined: put the second emotion in a "
+                               "keyframe")
+        else:
+            style = self.embed_timeline(source, num_frames, wave)
         stages.start("content encode", 0.08, "aligning the transcript" if transcript else "reading what is said")
         from emoanim.audio.content import encode_content  # lazy: start-up time (torch)
 
         content, content_info = encode_content(self.content_encoder, wave, transcript)
-        num_frames = frames_for_duration(wave.size / SAMPLE_RATE, self.generator.fps)
         stages.start("sampling", 0.12, f"sampling step 0/{sampling.steps}")
 
         def on_step(done: int, total: int) -> None:
@@ -461,7 +543,7 @@ class Animator:
 
     # ---- everything --------------------------------------------------------------------------
 
-    def generate(self, audio: str | Path | np.ndarray, source: EmotionSource, out_mp4: str | Path | None,
+    def generate(self, audio: str | Path | np.ndarray, source: Emotion, out_mp4: str | Path | None,
                  *, motion_out: str | Path | None = None, guidance: float | None = None, steps: int | None = None,
                  seed: int = 0, blend: Blend | None = None, avatar: str | None = None, size: int | None = None,
                  progress: ProgressFn | None = None, sampler: str | None = None,
@@ -470,6 +552,8 @@ class Animator:
         ``transcript``: what is said, if known (skips speech recognition)."""
         # Everything that can be checked is checked before the slow parts.
         sampling = self.sampling(guidance, steps, seed, sampler)
+        if not isinstance(source, EmotionSource):
+            check_timeline(source)
         transcript = check_transcript(transcript)
         config = self.render_config(size)
         if out_mp4 is not None:

@@ -109,11 +109,20 @@ MUX_SAMPLE_RATE = 48000  # Hz: the AAC track of rendered MP4s
 
 DEFAULT_GUIDANCE = 2.0  # classifier-free guidance weight s (Eq. 6; the paper's default)
 DEFAULT_STEPS = 25  # sampling steps of the default sampler
-DEFAULT_SAMPLER = "ddim"  # "ddim" (deterministic, any step count) or "ddpm" (ancestral)
-SAMPLERS: tuple[str, ...] = ("ddim", "ddpm")
+DEFAULT_SAMPLER = "ddim"  # one of SAMPLERS
+# "ddim" (deterministic, any step count), "ddpm" (ancestral), "dpmpp" (DPM-Solver++(2M), deterministic,
+# second order) and "dpmpp-sde" (its SDE form: fresh noise every step, like the ancestral sampler).
+SAMPLERS: tuple[str, ...] = ("ddim", "ddpm", "dpmpp", "dpmpp-sde")
 GUIDANCE_RANGE = (0.0, 10.0)  # accepted guidance weights (0.5-3 is the useful range)
 MAX_STEPS = 1000  # most sampling steps accepted from a user (a model may accept fewer: its noise levels)
 MAX_SEED = 2**32 - 1
+
+# ---- training choices (named here so the CLI lists them without importing torch) ------------------
+
+PREDICTIONS: tuple[str, ...] = ("sample", "epsilon", "v")  # what a diffusion denoiser outputs: x0, noise, v
+# Where an aligned content encoder's features come from when a corpus is encoded (data/generator_set.py):
+# its posteriors alone, the corpus's exact phone timings fused with them, or recognise-then-align.
+CONTENT_ROUTES: tuple[str, ...] = ("posteriors", "exact", "recognised")
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,7 @@ class Sampling:
     guidance: float  # classifier-free guidance weight
     steps: int  # sampling steps
     seed: int  # another seed gives another take
-    sampler: str  # "ddim" or "ddpm"
+    sampler: str  # one of SAMPLERS
 
 
 def whole_number(value, what: str, low: int, high: int) -> int:

@@ -78,9 +78,18 @@ def test_api_reference_motion_and_audio_sources(client, tmp_path):
     assert probe_media(video["video"] if isinstance(video, dict) else video).has_audio
 
 
+def test_api_emotion_over_time(client):
+    table = {"headers": ["time (s)", "emotion", "intensity", "or in words"],
+             "data": [[0, "happy", 3, ""], [1.5, "sad", 3, ""], [2.0, "", None, "quietly furious"]]}
+    video, npz, _, _, info = client.predict(**_args(ASSETS / "happy.ogg", source_kind="Emotion over time",
+                                                    timeline=table), api_name="/generate")
+    assert probe_media(video["video"] if isinstance(video, dict) else video).has_audio
+    assert "timeline 0 s happy (intensity 3) → 1.5 s sad (intensity 3) → 2 s text" in info
+
+
 @pytest.mark.parametrize(
     "case, message",
-    [("silent", "silent"), ("empty-text", "emotion text is empty"), ("motion-wrong-kind", "Invalid file type"),
+    [("silent", "silent"), ("late-keyframe", "after the end of the speech"), ("bad-time", "not a time"), ("empty-text", "emotion text is empty"), ("motion-wrong-kind", "Invalid file type"),
      ("no-reference", "no reference voice clip")],
 )
 def test_api_errors_are_messages(client, tmp_path, case, message):
@@ -96,6 +105,11 @@ def test_api_errors_are_messages(client, tmp_path, case, message):
         overrides = {"source_kind": "Borrow from a motion file", "ref_motion": handle_file(str(ASSETS / "sad.mp3"))}
     if case == "no-reference":
         overrides = {"source_kind": "Borrow from a voice clip"}
+    if case in ("late-keyframe", "bad-time"):
+        time = 30 if case == "late-keyframe" else "soon"
+        overrides = {"source_kind": "Emotion over time",
+                     "timeline": {"headers": ["time (s)", "emotion", "intensity", "or in words"],
+                                  "data": [[0, "happy", 2, ""], [time, "sad", 2, ""]]}}
     with pytest.raises(AppError, match=message) as caught:
         client.predict(**_args(audio, **overrides), api_name="/generate")
     assert "Traceback" not in str(caught.value)

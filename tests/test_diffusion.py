@@ -19,9 +19,10 @@ from emoanim.diffusion.scheduler import DiffusionScheduler, SchedulerConfig
 from emoanim.diffusion.sync_expert import LipSyncExpert, SyncExpertConfig
 from emoanim.errors import EmoAnimError
 from emoanim.persistence import upgrade_checkpoint
+from emoanim.rigs import rig_param_ranges
 from emoanim.rigs.arkit import ARKIT_PARAMS
 from emoanim.train.generator import GeneratorTrainConfig, fit_generator
-from emoanim.vocabulary import DEFAULT_GUIDANCE, label_class
+from emoanim.vocabulary import DEFAULT_GUIDANCE, SAMPLERS, label_class
 
 SPACE = Path(__file__).resolve().parents[1] / "checkpoints" / "emotion_space"
 NAMES = list(ARKIT_PARAMS)
@@ -193,9 +194,20 @@ def test_epsilon_prediction_recovers_x0():
     t = torch.tensor([10, 200])
     x_t = gen.scheduler.add_noise(x0, noise, t)
     assert torch.allclose(gen.scheduler.to_x0(noise, x_t, t), x0, atol=1e-3)
-    assert gen.scheduler.target(x0, noise) is noise
+    assert gen.scheduler.target(x0, noise, 3) is noise
     with pytest.raises(EmoAnimError, match="prediction"):
-        SchedulerConfig(prediction="v")
+        SchedulerConfig(prediction="velocity")
+
+
+def test_v_prediction_recovers_x0_at_every_noise_level():
+    sch = DiffusionScheduler(SchedulerConfig(prediction="v"))
+    x0, noise = torch.randn(3, 8, 5), torch.randn(3, 8, 5)
+    t = torch.tensor([0, 200, 399])  # from almost clean to almost pure noise
+    x_t = sch.add_noise(x0, noise, t)
+    v = sch.target(x0, noise, t)
+    assert torch.allclose(sch.to_x0(v, x_t, t), x0, atol=1e-5)
+    a = sch.alpha_bar(t, x0)
+    assert torch.allclose(v[0], noise[0] * a[0].sqrt() - x0[0] * (1 - a[0]).sqrt())
 
 
 # ---- the samplers as pure functions, on toy denoisers ---------------------------------------------
@@ -294,7 +306,8 @@ def test_sampler_is_an_explicit_choice(toy_generator):
     with torch.no_grad():
         x0 = sample_ddim(guided(gen.denoiser, gen.scheduler, c, s, DEFAULT_GUIDANCE), gen.scheduler, x,
                          gen.scheduler.timesteps(20))
-    assert np.allclose(ddim, gen.denormalize(x0)[0].numpy(), atol=1e-6)
+    low, high = rig_param_ranges("arkit", NAMES)  # what every take is clipped to
+    assert np.allclose(ddim, np.clip(gen.denormalize(x0)[0].numpy(), low, high), atol=1e-6)
     assert np.array_equal(gen.sample(content, style, 30, steps=20, seed=2), ddim)  # None: the default, ddim
     strided = gen.sample(content, style, 30, steps=5, sampler="ddpm", seed=2)  # fewer ancestral steps: defined
     assert np.isfinite(strided).all() and np.array_equal(strided, gen.sample(content, style, 30, steps=5,
@@ -345,4 +358,71 @@ def test_shipped_regression_loads_as_its_class_and_is_deterministic():
     with torch.no_grad():
         direct = reg.denormalize(reg.denoiser(torch.zeros(1, 100, D.num_params), torch.zeros(1, dtype=torch.long),
                                               c, s))[0].numpy()
+    direct = np.clip(direct, *rig_param_ranges(reg.rig, reg.param_names))  # (every take is kept in range)
     assert np.allclose(reg.sample(content, style, 100), direct, atol=1e-6)
+
+
+def test_a_style_per_frame_is_the_same_as_one_style_when_constant():
+    """AdaIN per frame: a constant [T, E] track gives exactly the take of its one vector; a track that
+    changes halfway changes the second half."""
+    torch.manual_seed(0)
+    gen = MotionGenerator(GeneratorConfig(param_names=NAMES, denoiser=TINY, window=16, overlap=4,
+                                          scheduler=SchedulerConfig(num_train_steps=20)))
+    torch.nn.init.normal_(gen.denoiser.style_mlp[-1].weight, std=0.1)  # (zero at init: the style would do nothing)
+    rng = np.random.default_rng(0)
+    content = rng.random((2 * 30, TINY.content_dim)).astype(np.float32)
+    a, b = (v / np.linalg.norm(v) for v in rng.normal(size=(2, TINY.style_dim)).astype(np.float32))
+    one = gen.sample(content, a, 30, steps=5, seed=3)
+    assert np.allclose(gen.sample(content, np.repeat(a[None], 30, 0), 30, steps=5, seed=3), one, atol=1e-5)
+    half = np.concatenate([np.repeat(a[None], 15, 0), np.repeat(b[None], 15, 0)])
+    changed = gen.sample(content, half, 30, steps=5, seed=3)
+    assert not np.allclose(changed[20:], one[20:], atol=1e-4)
+    with pytest.raises(EmoAnimError, match="one per frame"):
+        gen.sample(content, half[:10], 30, steps=5, seed=3)
+
+
+def _gaussian_denoiser(sch, mu: float, s: float):
+    """The exact E[x0 | x_t] for data x0 ~ N(mu, s^2) (every dimension independent)."""
+    def denoise(x_t, t):
+        a = sch.alpha_bar(t, x_t)
+        return mu + a.sqrt() * s**2 / (a * s**2 + 1 - a) * (x_t - a.sqrt() * mu)
+    return denoise
+
+
+def test_dpm_solver_follows_the_ode_in_few_steps_and_its_sde_samples_the_data():
+    from emoanim.diffusion.samplers import sample_dpmpp
+
+    sch = DiffusionScheduler(SchedulerConfig(num_train_steps=400))
+    denoise = _gaussian_denoiser(sch, mu=1.5, s=0.3)
+    noise = torch.randn(1, 2000, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    exact = sample_ddim(denoise, sch, noise.clone(), sch.timesteps(400))
+    err = lambda x: float((x - exact).abs().max())  # noqa: E731
+    steps = sch.timesteps(10, "logsnr")
+    assert len(steps) == 10 and steps[0] == 399 and steps[-1] == 0 and steps == sorted(steps, reverse=True)
+    dpm, ddim = (f(denoise, sch, noise.clone(), steps) for f in (sample_dpmpp, sample_ddim))
+    assert err(dpm) < 0.25 * err(ddim), (err(dpm), err(ddim))  # second order: closer to the ODE's solution
+    assert err(dpm) < 0.03
+    sde = sample_dpmpp(denoise, sch, noise.clone(), steps, torch.Generator().manual_seed(1), eta=1.0)
+    assert abs(float(sde.mean()) - 1.5) < 0.03 and abs(float(sde.std()) - 0.3) < 0.03  # the data's distribution
+    assert err(sde) > 0.05  # fresh noise: not the ODE's sample
+
+
+def test_every_sampler_runs_through_the_generator():
+    gen = MotionGenerator(GeneratorConfig(param_names=NAMES, denoiser=TINY,
+                                          scheduler=SchedulerConfig(num_train_steps=20)))
+    content = np.random.default_rng(0).random((40, TINY.content_dim)).astype(np.float32)
+    style = np.eye(TINY.style_dim, dtype=np.float32)[0]
+    for sampler in SAMPLERS:
+        a, b = (gen.sample(content, style, 20, steps=4, sampler=sampler, seed=s) for s in (0, 0))
+        assert a.shape == (20, len(NAMES)) and np.isfinite(a).all() and np.array_equal(a, b), sampler
+
+
+def test_samples_stay_within_the_rigs_ranges():
+    """Whatever the denoiser says, ARKit weights come out in [0, 1] and head angles within the neck's range."""
+    gen = MotionGenerator(GeneratorConfig(param_names=NAMES, denoiser=TINY, scheduler=SchedulerConfig(num_train_steps=20)))
+    gen.set_normalization(torch.zeros(len(NAMES)), torch.full((len(NAMES),), 5.0))  # wild outputs in rig units
+    content = np.random.default_rng(0).random((40, TINY.content_dim)).astype(np.float32)
+    take = gen.sample(content, np.eye(TINY.style_dim, dtype=np.float32)[0], 20, steps=3, sampler="ddpm")
+    actions, head = take[:, :52], take[:, 52:]
+    assert actions.min() >= 0.0 and actions.max() <= 1.0 and (actions == 1.0).any() and (actions == 0.0).any()
+    assert np.abs(head).max() <= 0.7 + 1e-6 and (np.abs(head) == np.float32(0.7)).any()

@@ -128,6 +128,9 @@ def test_report_has_the_expected_rows(rig, tmp_path):
     torch.manual_seed(0)
     space = EmotionSpace.from_pretrained(SPACE)
     clips = _tiny_clips(space)
+    # The corpus's motion model stand-in: the clip's motion plus independent jaw noise per draw.
+    clips.redraw = lambda i, seed: clips.data.params[i] + np.random.default_rng([seed, i]).normal(
+        0, 0.1, clips.data.params[i].shape).astype(np.float32) * (np.arange(len(NAMES)) == JAW)
     den = DenoiserConfig(num_params=len(NAMES), content_dim=5, style_dim=256, d_model=32, layers=1, heads=4, ff=64,
                          dropout=0.0)
     sched = SchedulerConfig(num_train_steps=40)
@@ -135,11 +138,16 @@ def test_report_has_the_expected_rows(rig, tmp_path):
     reg = RegressionGenerator(RegressionConfig(param_names=NAMES, denoiser=den))
     expert = LipSyncExpert(SyncExpertConfig(param_names=NAMES, mouth_names=mouth_names("arkit", NAMES), content_dim=5))
     options = GeneratorEvalOptions(limit=16, steps=4, sweep=(1.0, 2.0), sweep_clips=8, full_steps=40, full_clips=2,
-                                   log=lambda s: None)
+                                   redraws=8, log=lambda s: None)
     results = evaluate_generator(clips, space, gen, reg, expert, rig, options)
     rows = results["rows"]
-    assert list(rows) == ["ground truth", "static neutral face", "regression", "diffusion (4 steps)",
+    assert list(rows) == ["ground truth", "static neutral face", "corpus redraw (a perfect sampler)",
+                          "mean of 8 corpus redraws (best deterministic)", "regression", "diffusion (4 steps)",
                           "diffusion (40 steps, 2 clips)"]
+    draw, mean = (rows[n]["controls"]["label"]["lve_mm"] for n in list(rows)[2:4])
+    assert 0.0 < mean < 0.6 * draw  # averaging 8 independent draws removes most of their noise
+    assert rows["corpus redraw (a perfect sampler)"]["diversity_mm"] > 0.0
+    assert "lve<=perfect_sampler" in results["targets"]
     truth = rows["ground truth"]["controls"]["label"]
     assert truth["lve_mm"] == 0.0 and truth["mouth_mm"] == 0.0 and truth["emo_sim"] == pytest.approx(1.0, abs=1e-5)
     assert rows["static neutral face"]["controls"]["label"]["lve_mm"] > 0.0
@@ -158,3 +166,22 @@ def test_report_has_the_expected_rows(rig, tmp_path):
     for name in rows:
         assert f"| {name} |" in text
     assert png.stat().st_size > 10_000
+
+
+def test_blink_events_gaze_shifts_and_jerk():
+    from emoanim.eval.metrics import blink_events, gaze_shifts, jerkiness
+
+    fps = 25.0
+    lid = np.zeros(60)
+    lid[10:20] = [0.1, 0.4, 0.8, 1.0, 0.9, 0.7, 0.5, 0.35, 0.2, 0.1]  # closes in 3 frames, opens in 6
+    lid[40:44] = [0.3, 0.6, 0.6, 0.3]  # a partial blink
+    lid[58:] = 0.9  # cut off by the clip's end
+    full, partial, cut = blink_events(lid, fps)
+    assert full["peak"] == 1.0 and full["close_s"] == pytest.approx(3 / fps) and full["open_s"] == pytest.approx(6 / fps)
+    assert partial["peak"] == 0.6 and cut["open_s"] is None
+    h = np.zeros(50)
+    h[10:] += 0.2  # one saccade (one frame)
+    h[30:33] += np.array([0.05, 0.1, 0.15])  # another over three frames: one shift
+    assert gaze_shifts(h, np.zeros(50)) == 2
+    assert jerkiness(np.tile(np.arange(10.0)[:, None], (1, 3))) == 0.0  # constant speed: no acceleration
+    assert jerkiness(np.array([[0.0], [1.0], [0.0]])) == 2.0

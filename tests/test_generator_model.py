@@ -69,3 +69,62 @@ def test_label_shows_on_the_face_and_guidance_strengthens_it(models, speech):
             logits, _ = space.motion_encoder.predict(torch.from_numpy(params)[None])
         assert EMOTIONS[int(logits.argmax())] == emotion
     assert smile(take("happy", 3.0)) > smile(take("happy", 0.5))
+
+
+def test_timeline_turns_happy_into_sad_smoothly(models, speech):
+    """happy at 0 s -> sad (3) at 5 s over a 10 s take: smiling in the first 4 s, frowning with raised
+    inner brows in the last 4 s, and the change of emotion is no jump."""
+    from emoanim.binding.timeline import style_track
+
+    content_encoder, generator, space = models
+    wave = np.concatenate([speech.audio, speech.audio])[: 10 * 16000]  # 10 s of speech
+    content = content_encoder.encode(wave)
+    fps, frames = generator.fps, frames_for_duration(10.0, generator.fps)
+    col = {n: i for i, n in enumerate(generator.param_names)}
+    track = style_track([(0.0, space.embed(emotion="happy", intensity=3)), (5.0, space.embed(emotion="sad",
+                                                                                            intensity=3))], frames, fps)
+    params = generator.sample(content, track, frames, seed=0)
+    first, last = slice(0, int(4 * fps)), slice(int(6 * fps), frames)
+    smile = params[:, [col["mouthSmileLeft"], col["mouthSmileRight"]]].mean(1)
+    frown = params[:, [col["mouthFrownLeft"], col["mouthFrownRight"]]].mean(1)
+    brow = params[:, col["browInnerUp"]]
+    assert smile[first].mean() > smile[last].mean() + 0.15
+    assert frown[last].mean() > frown[first].mean() + 0.1 and brow[last].mean() > brow[first].mean() + 0.1
+    expression = [col[n] for n in ("mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight",
+                                   "browInnerUp", "cheekSquintLeft", "cheekSquintRight")]
+    step = np.abs(np.diff(params[:, expression], axis=0)).max(1)  # the largest change per frame
+    transition = slice(int(3.5 * fps), int(5.5 * fps))
+    rest = np.concatenate([step[: transition.start], step[transition.stop :]])
+    assert step[transition].max() <= rest.max(), (step[transition].max(), rest.max())
+
+
+SENTENCES = ("Bob and Pam may buy my big map on Monday, but Tom wants a hot cup of coffee.",
+             "The old farmer kept seven brown horses behind the barn near the river.",
+             "Please call me back before noon, because the meeting has been moved to Friday.",
+             "We walked along the beach at sunset and watched the boats come home.")
+
+
+@pytest.fixture(scope="module")
+def takes(models):
+    """Takes of four unseen-voice sentences x two emotions (the default sampler)."""
+    content_encoder, generator, space = models
+    voices = [v for v in split_voices(tts.list_voices(), 0)["test"] if v.engine in ("espeak", "flite")][:2]
+    out = []
+    for k, text in enumerate(SENTENCES):
+        speech = tts.synthesize(text, voices[k % len(voices)], tts.ProsodyStyle(), rng=np.random.default_rng(k))
+        content = content_encoder.encode(speech.audio)
+        frames = frames_for_duration(speech.duration, generator.fps)
+        for emotion in ("neutral", "sad"):
+            out.append(generator.sample(content, space.embed(emotion=emotion, intensity=2), frames, seed=k))
+    return out
+
+
+def test_head_and_gaze_move_and_every_value_is_in_the_rigs_range(models, takes):
+    generator = models[1]
+    names = generator.param_names
+    head = [names.index(n) for n in ("headYaw", "headPitch", "headRoll")]
+    look = names.index("eyeLookOutLeft")
+    params = np.concatenate(takes)
+    assert params[:, head].std(0).min() > 0.005  # the head moves (radians), in every axis
+    assert params[:, look].std() > 0.01  # so do the eyes
+    assert params[:, :52].min() >= 0.0 and params[:, :52].max() <= 1.0 and np.abs(params[:, head]).max() <= 0.7

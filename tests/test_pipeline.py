@@ -322,6 +322,33 @@ def test_cli_generate(tmp_path, capsys):
     assert load_motion(motion).num_frames == probe_media(out).num_video_frames
 
 
+def test_cli_emotion_timeline(tmp_path, capsys):
+    from emoanim.motion import load_motion
+
+    out, motion = tmp_path / "timeline.mp4", tmp_path / "timeline.npz"
+    code, stdout, err = run_cli(capsys, "generate", "--audio", CLIP, "--out", out, "--motion-out", motion,
+                                "--emotion-at", "0:happy:3", "--emotion-at", "1.2:text:on the verge of tears",
+                                "--steps", STEPS, "--size", SIZE, "--device", "cpu", "--checkpoints",
+                                checkpoint_folder())
+    assert code == 0, err
+    assert_playable(out, clip_seconds(CLIP))
+    # The video is cut to the audio (2.646 s = 66.2 frames): its last, partial frame may be dropped.
+    assert 0 <= load_motion(motion).num_frames - probe_media(out).num_video_frames <= 1
+
+
+def test_timeline_styles_every_frame(animator):
+    from emoanim.pipeline import EmotionSource
+
+    keys = [(0.0, EmotionSource.label("happy", 3)), (1.0, EmotionSource.label("sad", 3))]
+    result = animator.generate(CLIP, keys, None, steps=STEPS)
+    style = result.style
+    assert style.shape == (result.motion.num_frames, 256) and np.allclose(np.linalg.norm(style, axis=1), 1, atol=1e-4)
+    happy, sad = (animator.embed_emotion(s) for _, s in keys)
+    assert np.allclose(style[0], happy, atol=1e-5) and np.allclose(style[-1], sad, atol=1e-5)
+    with pytest.raises(EmoAnimError, match="blend and an emotion timeline"):
+        animator.animate(CLIP, keys, steps=STEPS, blend=(EmotionSource.label("angry"), 0.5))
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -336,6 +363,11 @@ def test_cli_generate(tmp_path, capsys):
         (["--emotion", "happy", "--max-seconds", "0"], "max_seconds must be a positive number"),
         (["--emotion", "happy", "--transcript", "@/nonexistent/words.txt"], "cannot read the transcript file"),
         (["--emotion", "happy", "--transcript", "word " * 5000], "the transcript is 24999 characters long"),
+        (["--emotion-at", "0:happy", "--emotion-at", "30:sad"], "after the end of the speech"),
+        (["--emotion-at", "0:happy:4"], "intensity"),
+        (["--emotion-at", "0:elated"], "elated"),
+        (["--emotion-at", "0:happy", "--emotion-at", "0:sad"], "same time"),
+        (["--emotion-at", "0:happy", "--emotion", "sad"], "not allowed with argument"),
     ],
 )
 def test_cli_generate_errors(tmp_path, capsys, args, message):

@@ -97,3 +97,25 @@ def test_corpus_motion_checks_on_real_synthesis(built):
     assert checks["lip_gap_mm_bilabial"]["n"] >= 3 and checks["lip_gap_mm_bilabial"]["median"] < 2.0
     if checks["lip_gap_mm_open_vowel"]["n"]:
         assert checks["lip_gap_mm_open_vowel"]["median"] > 6.0
+
+
+def test_redraws_keep_what_the_conditions_fix_and_redraw_the_rest(built):
+    """A redraw of a clip's motion (the evaluation's perfect-sampler bound) keeps its speech: lips sealed
+    on /p b m/ in every draw; seeds change the free parts (blinks, expression, head)."""
+    from emoanim.eval.corpus import redraw_motion
+    from emoanim.rigs.arkit import ARKIT_PARAMS
+
+    corpus = Corpus(built)
+    info = max(corpus.clips(), key=lambda c: c.duration)
+    clip = corpus.load(info.id)
+    a, b = redraw_motion(corpus, info.id, 0), redraw_motion(corpus, info.id, 1)
+    assert a.shape == b.shape == clip.params.shape
+    assert np.array_equal(a, redraw_motion(corpus, info.id, 0))  # a seed fixes the draw
+    assert not np.allclose(a, b) and not np.allclose(a, clip.params)
+    close, jaw = ARKIT_PARAMS.index("mouthClose"), ARKIT_PARAMS.index("jawOpen")
+    bilabial = [p for p in clip.phones if p.phone in ("p", "b", "m") and p.duration > 0.05]
+    assert bilabial
+    for p in bilabial:  # mouthClose cancels jawOpen at the centre of every /p b m/, in every draw
+        f = min(int((p.start + p.end) / 2 * corpus.meta.fps), len(a) - 1)
+        for d in (a, b, clip.params):
+            assert d[f, close] >= d[f, jaw] - 0.02

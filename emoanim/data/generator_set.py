@@ -31,10 +31,10 @@ from emoanim.errors import EmoAnimError
 from emoanim.fileio import atomic_write
 from emoanim.nn import lengths_to_mask
 from emoanim.rigs import rig_param_groups
-from emoanim.vocabulary import CONTENT_RATE, MOTION_FPS, label_class
+from emoanim.vocabulary import CONTENT_RATE, CONTENT_ROUTES, MOTION_FPS, label_class
 
 K = int(CONTENT_RATE / MOTION_FPS)  # content frames per motion frame
-ROUTES = ("posteriors", "exact", "recognised")  # content routes of an aligned encoder (see the module doc)
+ROUTES = CONTENT_ROUTES  # content routes of an aligned encoder (see the module doc)
 
 
 @dataclass

@@ -49,8 +49,10 @@ def alignment_mask(num_frames: int, num_audio: int, per_frame: int, halfwidth: i
 
 
 def modulate(y: torch.Tensor, scale_shift: torch.Tensor) -> torch.Tensor:
-    """y [B, T, d] * (1 + scale) + shift, scale_shift [B, 2, d]."""
-    return y * (1 + scale_shift[:, None, 0]) + scale_shift[:, None, 1]
+    """y [B, T, d] * (1 + scale) + shift, scale_shift [B, 2, d] (one per item) or [B, T, 2, d] (per frame)."""
+    if scale_shift.ndim == 3:
+        scale_shift = scale_shift[:, None]
+    return y * (1 + scale_shift[:, :, 0]) + scale_shift[:, :, 1]
 
 
 class Block(nn.Module):
@@ -100,7 +102,7 @@ class Denoiser(nn.Module):
         x_t: torch.Tensor,  # [B, T, D]
         t: torch.Tensor,  # [B] integer timesteps
         content: torch.Tensor,  # [B, per_frame * T, C], aligned: audio frame per_frame * i is motion frame i's time
-        style: torch.Tensor,  # [B, E] unit vectors
+        style: torch.Tensor,  # [B, E] unit vectors, or [B, T, E]: one per frame (an emotion that changes)
         mask: torch.Tensor | None = None,  # [B, T] True = valid frame
         drop: torch.Tensor | None = None,  # [B] True = unconditional (audio and style dropped)
     ) -> torch.Tensor:
@@ -113,11 +115,17 @@ class Denoiser(nn.Module):
         ctx = self.content_in(content)  # [B, Ta, d]
         Ta = ctx.shape[1]
         ctx = ctx + positions(self.pos, Ta)
+        per_frame = style.ndim == 3
+        if per_frame and style.shape[1] != T:
+            raise EmoAnimError(f"a per-frame style must have one vector per motion frame ({T}), got {style.shape[1]}")
         if drop is not None:
             ctx = torch.where(drop[:, None, None], self.null_content.expand_as(ctx), ctx)
-            style = torch.where(drop[:, None], self.null_style.expand_as(style), style)
+            keep = drop.view(B, *([1] * (style.ndim - 1)))
+            style = torch.where(keep, self.null_style.expand_as(style), style)
         t_emb = self.time_mlp(timestep_embedding(t, c.d_model)).view(B, c.layers, 2, c.d_model)
-        s_emb = self.style_mlp(style).view(B, c.layers, 2, c.d_model)
+        s_emb = self.style_mlp(style)  # [B, (T,) layers * 2 * d]: AdaIN per item or per frame
+        s_emb = s_emb.view(B, T, c.layers, 2, c.d_model).transpose(1, 2) if per_frame else \
+            s_emb.view(B, c.layers, 2, c.d_model)
         blocked = ~alignment_mask(T, Ta, c.content_per_frame, c.align_halfwidth, x_t.device)  # [T, Ta]
         pad = None if mask is None else ~mask
         for k, block in enumerate(self.blocks):

@@ -5,9 +5,10 @@
 
 - Classifier-free guidance (Eq. 6): every denoiser call runs the conditional and the unconditional
   branch as one batch of two and mixes them (``samplers.guided``).
-- ``sampler="ddim"`` (deterministic, any number of steps up to N = 400) or ``"ddpm"`` (ancestral:
-  all N steps is the paper's sampler; fewer is the strided ancestral sampler). Never switched
-  silently; more than N steps is an error. ``None`` means the defaults of ``emoanim.vocabulary``.
+- ``sampler="ddim"`` (deterministic, any number of steps up to N = 400), ``"ddpm"`` (ancestral:
+  all N steps is the paper's sampler; fewer is the strided ancestral sampler), ``"dpmpp"`` /
+  ``"dpmpp-sde"`` (DPM-Solver++(2M), the few-step solvers). Never switched silently; more than N
+  steps is an error. ``None`` means the defaults of ``emoanim.vocabulary``.
 - Any length: the model sees windows of ``window`` frames, overlapping by ``overlap`` frames and
   sampled in order; the frames a window shares with the previous one are inpainted (RePaint-style
   replacement at every step, then a short cross-fade: ``samplers.sample_windows``). A seed fixes the
@@ -26,11 +27,13 @@ import numpy as np
 import torch
 
 from emoanim.diffusion.denoiser import Denoiser, DenoiserConfig, align_content
-from emoanim.diffusion.samplers import guided, repaint, sample_ddim, sample_ddpm, sample_windows, window_starts
+from emoanim.diffusion.samplers import (guided, repaint, sample_ddim, sample_ddpm, sample_dpmpp, sample_windows,
+                                       window_starts)
 from emoanim.diffusion.scheduler import DiffusionScheduler, SchedulerConfig
 from emoanim.errors import EmoAnimError
 from emoanim.nn import config_from_dict
 from emoanim.persistence import Pretrained
+from emoanim.rigs import rig_param_groups, rig_param_ranges
 from emoanim.vocabulary import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, MAX_STEPS, MOTION_FPS, check_sampling
 
 Progress = Callable[[int, int], None]  # (steps done, steps in all)
@@ -58,6 +61,9 @@ class BackboneConfig:
 class GeneratorConfig(BackboneConfig):
     kind: str = "diffusion"  # MotionGenerator
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)  # noise levels and prediction type
+    # Rig parameter groups sampled without guidance (s = 1 on their channels): behaviour that the audio and
+    # the emotion hardly set, such as blinks, which guidance's (cond - uncond) extrapolation would wash out.
+    unguided_groups: list[str] = field(default_factory=list)
 
 
 def upgrade_config(config: dict) -> dict:
@@ -123,14 +129,16 @@ class GeneratorBase(torch.nn.Module, Pretrained):
 
     # ---- sampling helpers --------------------------------------------------------------------
     def conditions(self, content: np.ndarray, style: np.ndarray, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Checked inputs -> content [1, kT, C] aligned to ``num_frames`` and style [1, E] on the model's device."""
+        """Checked inputs -> content [1, kT, C] aligned to ``num_frames`` and style [1, E] (or [1, T, E]
+        for a style per frame) on the model's device."""
         c = self.config.denoiser
         content = np.asarray(content, np.float32)
         style = np.asarray(style, np.float32)
         if content.ndim != 2 or content.shape[1] != c.content_dim:
             raise EmoAnimError(f"content must be [frames, {c.content_dim}], got {list(content.shape)}")
-        if style.shape != (c.style_dim,):
-            raise EmoAnimError(f"the style must be a vector of {c.style_dim}, got {list(style.shape)}")
+        if style.shape not in ((c.style_dim,), (num_frames, c.style_dim)):
+            raise EmoAnimError(f"the style must be a vector of {c.style_dim} or one per frame [{num_frames}, "
+                               f"{c.style_dim}], got {list(style.shape)}")
         if not (np.isfinite(content).all() and np.isfinite(style).all()):
             raise EmoAnimError("content or style contains NaN or infinite values")
         if num_frames < 1 or len(content) == 0:
@@ -138,6 +146,11 @@ class GeneratorBase(torch.nn.Module, Pretrained):
         device = self.mean.device
         cont = align_content(torch.from_numpy(content).to(device), num_frames, c.content_per_frame)[None]
         return cont, torch.from_numpy(style).to(device)[None]
+
+    @staticmethod
+    def window_style(style: torch.Tensor, start: int, end: int) -> torch.Tensor:
+        """The style of frames start..end: style [1, E] itself, or that slice of a per-frame [1, T, E]."""
+        return style[:, start:end] if style.ndim == 3 else style
 
     @property
     def max_steps(self) -> int:
@@ -148,10 +161,14 @@ class GeneratorBase(torch.nn.Module, Pretrained):
         return window_starts(num_frames, self.config.window, self.config.overlap)
 
     def stitch(self, sample_window: Callable[[int, int, torch.Tensor], torch.Tensor], num_frames: int) -> np.ndarray:
-        """``samplers.sample_windows`` over this model's windows -> params [num_frames, D] in rig units."""
+        """``samplers.sample_windows`` over this model's windows -> params [num_frames, D] in rig units,
+        within the rig's ranges (``rigs.rig_param_ranges``: a sample may overshoot, e.g. a blink to 1.1)."""
         out = torch.zeros(1, num_frames, self.config.denoiser.num_params, device=self.mean.device)
         out = sample_windows(sample_window, out, self.config.window, self.config.overlap)
-        return self.denormalize(out)[0].cpu().numpy().astype(np.float32)
+        params = self.denormalize(out)[0].cpu().numpy()
+        if len(self.param_names) == params.shape[1]:  # (a bare config without names is not clipped)
+            params = np.clip(params, *rig_param_ranges(self.config.rig, self.param_names))
+        return params.astype(np.float32)
 
 
 def progress_counter(callback: Progress | None, total: int) -> Callable[..., None]:
@@ -177,6 +194,18 @@ class MotionGenerator(GeneratorBase):
     def max_steps(self) -> int:
         return self.scheduler.num_train_steps
 
+    def guidance_weights(self, guidance: float) -> float | torch.Tensor:
+        """The guidance of every channel: ``guidance``, except 1 on the ``unguided_groups``' channels [D]."""
+        if not self.config.unguided_groups or guidance == 1.0:
+            return float(guidance)
+        groups = rig_param_groups(self.config.rig, num_expressions=100)
+        unknown = sorted(set(self.config.unguided_groups) - set(groups))
+        if unknown:
+            raise EmoAnimError(f"unknown parameter group(s) {', '.join(unknown)} in unguided_groups")
+        free = {n for g in self.config.unguided_groups for n in groups[g]}
+        w = torch.tensor([1.0 if n in free else float(guidance) for n in self.param_names], device=self.mean.device)
+        return w
+
     @torch.no_grad()
     def sample(
         self,
@@ -189,8 +218,9 @@ class MotionGenerator(GeneratorBase):
         seed: int = 0,
         callback: Progress | None = None,
     ) -> np.ndarray:
-        """content [Ta, C] at 50 fps, style [E] -> params [num_frames, D] float32 in rig units.
-        ``guidance``, ``steps`` and ``sampler`` default (None) to emoanim.vocabulary's."""
+        """content [Ta, C] at 50 fps, style [E] (or [num_frames, E]: an emotion per frame) -> params
+        [num_frames, D] float32 in rig units. ``guidance``, ``steps`` and ``sampler`` default (None) to
+        emoanim.vocabulary's."""
         s = check_sampling(DEFAULT_GUIDANCE if guidance is None else guidance,
                            DEFAULT_STEPS if steps is None else steps, seed,
                            DEFAULT_SAMPLER if sampler is None else sampler, self.max_steps)
@@ -199,7 +229,9 @@ class MotionGenerator(GeneratorBase):
         content_t, style_t = self.conditions(content, style, num_frames)
         sch, k = self.scheduler, self.config.denoiser.content_per_frame
         D = self.config.denoiser.num_params
-        timesteps = sch.timesteps(steps)
+        # The multistep solver takes equal steps in log-SNR, the others equal steps in t (their classic use).
+        timesteps = sch.timesteps(steps, "logsnr" if sampler.startswith("dpmpp") else "uniform")
+        weights = self.guidance_weights(guidance)
         gen = torch.Generator().manual_seed(int(seed))
         step = progress_counter(callback, len(self.windows(num_frames)) * len(timesteps))
 
@@ -208,9 +240,13 @@ class MotionGenerator(GeneratorBase):
             x = torch.randn(1, end - start, D, generator=gen).to(content_t.device)
             prefix_noise = torch.randn(1, prefix.shape[1], D, generator=gen).to(content_t.device)
             known = repaint(sch, prefix, prefix_noise) if prefix.shape[1] else None
-            denoise = guided(self.denoiser, sch, content_t[:, k * start : k * end], style_t, guidance)
+            denoise = guided(self.denoiser, sch, content_t[:, k * start : k * end],
+                             self.window_style(style_t, start, end), weights)
             if sampler == "ddpm":
                 return sample_ddpm(denoise, sch, x, timesteps, gen, known, step)
+            if sampler.startswith("dpmpp"):
+                return sample_dpmpp(denoise, sch, x, timesteps, gen, 1.0 if sampler == "dpmpp-sde" else 0.0, known,
+                                    step)
             return sample_ddim(denoise, sch, x, timesteps, known, step)
 
         return self.stitch(sample_window, num_frames)

@@ -26,7 +26,7 @@ class RegressionGenerator(GeneratorBase):
     what = "regression generator"
 
     def predict(self, content: torch.Tensor, style: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """content [B, kT, C], style [B, E] -> the normalised sequence [B, T, D]."""
+        """content [B, kT, C], style [B, E] or [B, T, E] -> the normalised sequence [B, T, D]."""
         B, T = content.shape[0], content.shape[1] // self.config.denoiser.content_per_frame
         x = torch.zeros(B, T, self.config.denoiser.num_params, device=content.device)
         return self.denoiser(x, torch.zeros(B, dtype=torch.long, device=content.device), content, style, mask)
@@ -43,7 +43,7 @@ class RegressionGenerator(GeneratorBase):
         seed: int = 0,
         callback: Progress | None = None,
     ) -> np.ndarray:
-        """content [Ta, C] at 50 fps, style [E] -> params [num_frames, D] float32 in rig units
+        """content [Ta, C] at 50 fps, style [E] or [num_frames, E] -> params [num_frames, D] float32 in rig units
         (``guidance``, ``steps``, ``sampler`` and ``seed`` are accepted and have no effect)."""
         self.eval()
         content_t, style_t = self.conditions(content, style, num_frames)
@@ -51,7 +51,7 @@ class RegressionGenerator(GeneratorBase):
         step = progress_counter(callback, len(self.windows(num_frames)))
 
         def sample_window(start: int, end: int, prefix: torch.Tensor) -> torch.Tensor:
-            x = self.predict(content_t[:, k * start : k * end], style_t)
+            x = self.predict(content_t[:, k * start : k * end], self.window_style(style_t, start, end))
             step()
             return x
 

@@ -2,8 +2,10 @@
 pure maths separate from any model (the loops over steps are in ``samplers.py``).
 
 The denoiser predicts the clean sequence x0 by default (``prediction="sample"``, as in MDM-style
-motion diffusion: the lip-sync and emotion losses read x0 directly) or the noise (``"epsilon"``);
-``to_x0`` turns either into the x0 estimate that both reverse steps take:
+motion diffusion: the lip-sync and emotion losses read x0 directly), the noise (``"epsilon"``) or the
+velocity v = sqrt(a_t) eps - sqrt(1 - a_t) x0 (``"v"``, Salimans & Ho 2022: an x0 estimate at low noise
+and an eps estimate at high noise, with a loss weighted SNR + 1 in x0 terms); ``to_x0`` turns any of
+them into the x0 estimate that both reverse steps take:
 
 - ``ancestral_step``: the DDPM posterior q(x_{t_prev} | x_t, x0) with fresh noise; over all 400
   timesteps it is the paper's sampler, over a sub-sequence the strided ancestral sampler;
@@ -23,8 +25,8 @@ from dataclasses import dataclass
 import torch
 
 from emoanim.errors import EmoAnimError
+from emoanim.vocabulary import PREDICTIONS
 
-PREDICTIONS = ("sample", "epsilon")
 X0_CLIP = 15.0  # normalised units: well past the training data's range (about -5..12)
 
 
@@ -32,11 +34,11 @@ X0_CLIP = 15.0  # normalised units: well past the training data's range (about -
 class SchedulerConfig:
     num_train_steps: int = 400  # N noise levels the denoiser was trained on (also the most sampling steps)
     schedule: str = "cosine"  # "cosine" (Nichol & Dhariwal) or "linear" (DDPM's 1e-4..0.02, rescaled)
-    prediction: str = "sample"  # what the denoiser outputs: "sample" (x0) or "epsilon" (the noise)
+    prediction: str = "sample"  # what the denoiser outputs: "sample" (x0), "epsilon" (the noise) or "v"
 
     def __post_init__(self) -> None:
         if self.prediction not in PREDICTIONS:
-            raise EmoAnimError(f"prediction must be 'sample' or 'epsilon', got '{self.prediction}'")
+            raise EmoAnimError(f"prediction must be one of {', '.join(PREDICTIONS)}, got '{self.prediction}'")
 
 
 class DiffusionScheduler:
@@ -82,21 +84,40 @@ class DiffusionScheduler:
         if self.prediction == "sample":
             return output
         a = self.alpha_bar(t, x_t)
+        if self.prediction == "v":  # x0 = sqrt(a) x_t - sqrt(1 - a) v: bounded at every noise level
+            return a.sqrt() * x_t - (1 - a).sqrt() * output
         # At high noise x0 = (x_t - sqrt(1 - a) eps) / sqrt(a) amplifies errors: clip it.
         return ((x_t - (1 - a).sqrt() * output) / a.sqrt()).clamp(-X0_CLIP, X0_CLIP)
 
-    def target(self, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
         """What the denoiser is trained to output for x_t = add_noise(x0, noise, t)."""
+        if self.prediction == "v":
+            a = self.alpha_bar(t, x0)
+            return a.sqrt() * noise - (1 - a).sqrt() * x0
         return x0 if self.prediction == "sample" else noise
 
     # ---- reverse steps -----------------------------------------------------------------------------
-    def timesteps(self, steps: int) -> list[int]:
-        """``steps`` timesteps from N-1 down to 0, evenly spaced (1 <= steps <= N; N gives every one)."""
+    def timesteps(self, steps: int, spacing: str = "uniform") -> list[int]:
+        """``steps`` timesteps from N-1 down to 0 (1 <= steps <= N; N gives every one): evenly spaced in t
+        (``"uniform"``), or (``"logsnr"``) N-1 (pure noise) and then evenly spaced in log-SNR from the
+        level of t = 0.8 N down to t = 0, which multistep solvers such as DPM-Solver++ prefer (Lu et al.
+        2022): equal steps in their own time variable."""
         n = self.num_train_steps
         if not 1 <= steps <= n:
             raise EmoAnimError(f"sampling steps must be from 1 to {n} (the noise levels this generator was "
                                f"trained with), got {steps}")
-        return sorted({int(round(x)) for x in torch.linspace(n - 1, 0, steps).tolist()}, reverse=True)
+        if spacing == "uniform" or steps <= 2:
+            return sorted({int(round(x)) for x in torch.linspace(n - 1, 0, steps).tolist()}, reverse=True)
+        if spacing != "logsnr":
+            raise EmoAnimError(f"unknown timestep spacing '{spacing}': choose 'uniform' or 'logsnr'")
+        a = self.alphas_cumprod[: n - 1].clamp(min=1e-12)
+        log_snr = torch.log(a / (1 - a))  # decreasing in t
+        targets = torch.linspace(float(log_snr[int(0.8 * (n - 1))]), float(log_snr[0]), steps - 1)
+        picked = {n - 1} | {int((log_snr - v).abs().argmin()) for v in targets.tolist()}
+        free = [t for t in range(n - 1, -1, -1) if t not in picked]
+        while len(picked) < steps:  # nearby levels coincided: fill with the unused ones nearest in t
+            picked.add(free.pop(len(free) // 2))
+        return sorted(picked, reverse=True)
 
     def ddim_step(self, x_t: torch.Tensor, x0: torch.Tensor, t: int, t_prev: int) -> torch.Tensor:
         """Deterministic DDIM update from t to t_prev (< t; -1 means the clean sequence)."""

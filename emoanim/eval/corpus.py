@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from emoanim.data.corpus import Corpus
+from emoanim.errors import EmoAnimError
+from emoanim.data.facial import synthesize_motion
 from emoanim.rigs import load_rig
 from emoanim.vocabulary import BILABIALS
 
@@ -51,3 +53,21 @@ def corpus_motion_checks(corpus: Corpus, every: int = 20) -> dict:
         out[f"lip_gap_mm_{name}"] = {"n": len(g), "median": float(np.median(g)), "p10": float(np.percentile(g, 10)),
                                      "p90": float(np.percentile(g, 90))} if len(g) else {"n": 0}
     return out
+
+
+def redraw_motion(corpus: Corpus, clip_id: str, seed: int) -> np.ndarray:
+    """[T, D] another draw of a synthetic clip's motion: the corpus's own motion model
+    (``data.facial.synthesize_motion``) on the clip's phones, audio, emotion and intensity with a fresh
+    random state. Everything the conditions do not fix (the speaker's articulation style, the expression's
+    apex, blinks, gaze, head) is drawn anew, so draws of one clip differ exactly as the corpus lets
+    takes differ: the error of a draw against the stored motion is what a perfect generative model of
+    this corpus would score, and the error of the mean of many draws what the best deterministic one
+    would (the conditional mean)."""
+    if corpus.meta.source != "synthetic":
+        raise EmoAnimError(f"only a synthetic corpus can be redrawn, not a '{corpus.meta.source}' one")
+    clip = corpus.load(clip_id)
+    rng = np.random.default_rng([seed, int.from_bytes(clip_id.encode()[-8:], "little")])
+    out = synthesize_motion(clip.phones, clip.audio, corpus.meta.sample_rate, clip.info.emotion, clip.info.intensity,
+                            rng, corpus.meta.fps)
+    T = len(clip.params)
+    return out[:T] if len(out) >= T else np.concatenate([out, np.repeat(out[-1:], T - len(out), 0)])

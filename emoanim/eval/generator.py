@@ -38,12 +38,15 @@ from emoanim.diffusion import MotionGenerator, RegressionGenerator
 from emoanim.diffusion.generator import GeneratorBase
 from emoanim.diffusion.sync_expert import LipSyncExpert
 from emoanim.errors import EmoAnimError
-from emoanim.eval.corpus import blink_rate
+from emoanim.eval.corpus import blink_rate, redraw_motion
 from emoanim.eval.metrics import (
     MAX_OFFSET,
     MODALITIES,
     MouthPoser,
     au_std,
+    blink_events,
+    gaze_shifts,
+    jerkiness,
     landmark_distance,
     param_distance,
     relative_difference,
@@ -54,6 +57,8 @@ from emoanim.rigs import rig_param_groups
 from emoanim.vocabulary import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, EMOTIONS, class_label
 
 GUIDANCE_SWEEP = (0.5, 1.0, 1.5, 2.0, 3.0)
+REDRAW_ROW = "corpus redraw (a perfect sampler)"
+MEAN_ROW = "mean of {n} corpus redraws (best deterministic)"
 # Metrics compared between the fast sampler and 400 steps (name, higher is better or not does not matter).
 COMPARED = ("lve_mm", "mouth_mm", "lse_c", "lse_abs_offset", "blinks_per_s", "au_std", "emo_sim", "emotion_acc",
             "diversity_mm")
@@ -73,6 +78,8 @@ class EvalClips:
     descriptions: list[list[str]]  # emotion descriptions (held-out phrasings on the test split)
     audio: Callable[[int], np.ndarray]  # clip index -> 16 kHz speech
     ids: list[str] = field(default_factory=list)
+    redraw: Callable[[int, int], np.ndarray] | None = None  # (clip index, seed) -> another draw of the corpus's
+    #                                                        motion model for it (synthetic corpora, else None)
 
     def __len__(self) -> int:
         return len(self.data)
@@ -88,6 +95,7 @@ class GeneratorEvalOptions:
     sweep_clips: int = 80  # clips of the guidance sweep (a subset of the evaluated ones)
     full_steps: int | None = None  # the full ancestral sampler's steps (None: all the generator's noise levels)
     full_clips: int = 16  # clips sampled with ``full_steps`` too
+    redraws: int = 16  # draws of the corpus's own motion model per clip for the two bound rows (0: none)
     seed: int = 0
     log: Callable[[str], None] = field(default=print, repr=False)
 
@@ -141,6 +149,10 @@ class _Judge:
         self.actions = [k for k, n in enumerate(names) if n not in groups["head"]]  # facial actions, not head pose
         blinks = [n for n in groups["blink"] if n in names]
         self.blink = names.index(blinks[0]) if blinks else None  # one eyelid is enough to count blinks
+        self.head = [names.index(n) for n in groups["head"] if n in names]
+        look = {n: names.index(n) for n in ("eyeLookOutLeft", "eyeLookInLeft", "eyeLookUpLeft", "eyeLookDownLeft")
+                if n in names}
+        self.look = look if len(look) == 4 else None  # ARKit gaze: horizontal out - in, vertical up - down
         self._gt_vertices: dict[int, np.ndarray] = {}
         self._gt_z: dict[int, np.ndarray] = {}
 
@@ -187,14 +199,27 @@ class _Judge:
             "intensity_acc": float((ip.argmax(1) == level)[emotional].mean()) if emotional.any() else float("nan"),
         }
         lve, mouth, conf, offsets, stds, blinks, seconds = [], [], [], [], [], 0, 0.0
+        events, jerk = [], []
+        groups: dict[str, dict[str, list]] = {}  # emotion -> per-clip blinks, seconds, head std, gaze shifts
         for i, p in zip(idx, outputs):
             a, b = self.poser.errors(self.poser(p), self.gt_vertices(i))
             lve.append(a)
             mouth.append(b)
             stds.append(au_std(p, self.actions))
+            jerk.append(jerkiness(p))
+            g = groups.setdefault(EMOTIONS[data.emotion[i]], {"blinks": [], "seconds": [], "head": [], "gaze": []})
+            g["seconds"].append(len(p) / self.fps)
+            if self.head:
+                g["head"].append(float(p[:, self.head].std(0).mean()))
+            if self.look is not None:
+                lk = self.look
+                g["gaze"].append(gaze_shifts(p[:, lk["eyeLookOutLeft"]] - p[:, lk["eyeLookInLeft"]],
+                                             p[:, lk["eyeLookUpLeft"]] - p[:, lk["eyeLookDownLeft"]]))
             if self.blink is not None:
                 n, s = blink_rate(p, self.blink, self.fps)
                 blinks, seconds = blinks + n, seconds + s
+                g["blinks"].append(n)
+                events += blink_events(p[:, self.blink], self.fps)
             if self.expert is not None:
                 curve = self.expert.offset_similarity(torch.from_numpy(np.asarray(p, np.float32))[None],
                                                       torch.from_numpy(data.content[i])[None], MAX_OFFSET)[0]
@@ -211,7 +236,23 @@ class _Judge:
             "lse_offset_zero": float((offsets_a == 0).mean()) if conf else float("nan"),
             "blinks_per_s": blinks / seconds if seconds else float("nan"),
             "au_std": float(np.mean(stds)),
+            "jerk": float(np.mean(jerk)),
         })
+        closes = [e["close_s"] for e in events if e["close_s"] is not None]
+        opens = [e["open_s"] for e in events if e["open_s"] is not None]
+        out.update({
+            "blink_full_share": float(np.mean([e["peak"] >= 0.8 for e in events])) if events else float("nan"),
+            "blink_close_ms": 1000 * float(np.median(closes)) if closes else float("nan"),
+            "blink_open_ms": 1000 * float(np.median(opens)) if opens else float("nan"),
+        })
+        nan = float("nan")
+        out["per_emotion"] = {e: {"blinks_per_s": sum(g["blinks"]) / sum(g["seconds"]) if g["blinks"] else nan,
+                                  "head_std": float(np.mean(g["head"])) if g["head"] else nan,
+                                  "gaze_shifts_per_s": sum(g["gaze"]) / sum(g["seconds"]) if g["gaze"] else nan}
+                              for e, g in sorted(groups.items())}
+        every = {k: [v for g in groups.values() for v in g[k]] for k in ("head", "gaze", "seconds")}
+        out["head_std"] = float(np.mean(every["head"])) if every["head"] else nan
+        out["gaze_shifts_per_s"] = sum(every["gaze"]) / sum(every["seconds"]) if every["gaze"] else nan
         return out
 
     def diversity(self, a: list[np.ndarray], b: list[np.ndarray]) -> dict:
@@ -283,6 +324,17 @@ def evaluate_generator(clips: EvalClips, space: EmotionSpace, generator: MotionG
     base = judge.score(chosen, static)
     rows["static neutral face"] = {"controls": {m: base for m in MODALITIES}, "diversity_mm": 0.0,
                                    "diversity_param": 0.0}
+    if clips.redraw is not None and o.redraws > 1:
+        # Bounds no model can beat on this corpus: a new draw of the corpus's own motion model is what a
+        # perfect sampler scores (its takes differ as much as the corpus lets them), the mean of many
+        # draws what the best deterministic predictor scores.
+        draws = [np.stack([clips.redraw(i, k) for k in range(o.redraws)]) for i in chosen]
+        first, second = [d[0] for d in draws], [d[1] for d in draws]
+        base = judge.score(chosen, first)
+        rows[REDRAW_ROW] = {"controls": {m: base for m in MODALITIES}, **judge.diversity(first, second)}
+        base = judge.score(chosen, [d.mean(0) for d in draws])
+        rows[MEAN_ROW.format(n=o.redraws)] = {"controls": {m: base for m in MODALITIES}, "diversity_mm": 0.0,
+                                              "diversity_param": 0.0}
     timings["references_s"] = time.time() - t
 
     takes: dict[tuple[str, str, int], list[np.ndarray]] = {}  # (row, modality, seed) -> outputs
@@ -387,11 +439,12 @@ def load_eval_clips(corpus_dir: str | Path, split: str, content_dir: str | Path,
     if len(data) != len(infos):
         raise EmoAnimError(f"the cached {split} data of {corpus_dir} does not match its manifest; "
                            f"delete {corpus_dir}/derived")
+    redraw = (lambda i, seed: redraw_motion(corpus, infos[i].id, seed)) if corpus.meta.source == "synthetic" else None
     return EvalClips(data=data, intensity=np.array([class_label(int(c))[1] for c in data.label]),
                      speakers=[c.speaker for c in infos], texts=[c.text for c in infos],
                      descriptions=[list(c.descriptions) for c in infos],
-                     audio=lambda i: corpus.load(infos[i].id).audio, ids=[c.id for c in infos])
+                     audio=lambda i: corpus.load(infos[i].id).audio, ids=[c.id for c in infos], redraw=redraw)
 
 
 __all__ = ["evaluate_generator", "load_eval_clips", "balanced_selection", "pick_references", "control_styles",
-           "GeneratorEvalOptions", "EvalClips", "GUIDANCE_SWEEP", "COMPARED"]
+           "GeneratorEvalOptions", "EvalClips", "GUIDANCE_SWEEP", "COMPARED", "REDRAW_ROW", "MEAN_ROW"]

@@ -31,6 +31,41 @@ def au_std(params: np.ndarray, actions: Sequence[int]) -> float:
     return float(params[:, list(actions)].std(0).mean())
 
 
+def blink_events(eyelid: np.ndarray, fps: float, threshold: float = 0.5, edge: float = 0.2) -> list[dict]:
+    """Blinks of one eyelid curve [T] (a rise through ``threshold``): per blink its ``peak`` and its
+    ``close_s`` / ``open_s``, the time from rising through ``edge`` to the peak and from the peak to
+    falling back below ``edge`` (None where the clip cuts the blink off)."""
+    x = np.asarray(eyelid, np.float64)
+    out = []
+    for k in np.where((x[1:] >= threshold) & (x[:-1] < threshold))[0] + 1:
+        end = k
+        while end + 1 < len(x) and x[end + 1] >= threshold:
+            end += 1
+        peak = k + int(np.argmax(x[k : end + 1]))
+        start = peak
+        while start > 0 and x[start - 1] >= edge:
+            start -= 1
+        stop = peak
+        while stop + 1 < len(x) and x[stop + 1] >= edge:
+            stop += 1
+        out.append({"peak": float(x[peak]),
+                    "close_s": (peak - start + 1) / fps if start > 0 else None,
+                    "open_s": (stop - peak + 1) / fps if stop + 1 < len(x) else None})
+    return out
+
+
+def gaze_shifts(h: np.ndarray, v: np.ndarray, speed: float = 0.03) -> int:
+    """Gaze shifts (saccades) in horizontal / vertical gaze curves [T] (eyeLook weights): onsets of
+    frames whose gaze moves more than ``speed`` weight units per frame."""
+    moving = np.hypot(np.diff(h), np.diff(v)) > speed
+    return int(moving[0]) + int((moving[1:] & ~moving[:-1]).sum()) if len(moving) else 0
+
+
+def jerkiness(params: np.ndarray) -> float:
+    """Mean absolute frame-to-frame acceleration (second difference) over frames and parameters."""
+    return float(np.abs(np.diff(params, 2, axis=0)).mean()) if len(params) > 2 else 0.0
+
+
 def sync_confidence(curve: np.ndarray, max_offset: int = MAX_OFFSET) -> tuple[float, int]:
     """An offset-similarity curve [2 * max_offset + 1] (NaN where the clip is too short) ->
     (confidence = max - median, best offset in frames)."""

@@ -35,6 +35,25 @@ def check_targets(results: dict, diffusion: str) -> dict:
         "lve<=0.6x_static": (ctl["label"]["lve_mm"] / static_lve if static_lve else float("nan"),
                              ctl["label"]["lve_mm"] <= 0.6 * static_lve),
     }
+    truth = rows["ground truth"]["controls"]["label"]
+    label = ctl["label"]
+    if np.isfinite(truth.get("blink_full_share", float("nan"))):
+        out["blinks_full_closure>=0.8"] = (label["blink_full_share"], label["blink_full_share"] >= 0.8)
+        close, open_ = label["blink_close_ms"], label["blink_open_ms"]
+        out["blink_shape_close~100ms_open150-250ms"] = (close, bool(60 <= close <= 140 and 150 <= open_ <= 250))
+    for key, tolerance in (("blinks_per_s", 0.30), ("head_std", 0.25), ("gaze_shifts_per_s", 0.25)):
+        pairs = [(label["per_emotion"][e][key], t[key]) for e, t in truth.get("per_emotion", {}).items()
+                 if e in label.get("per_emotion", {}) and np.isfinite(t[key]) and t[key] > 0]
+        if pairs:
+            worst = max(abs(g / t - 1) for g, t in pairs)
+            out[f"{key}_per_emotion_within_{round(100 * tolerance)}pct"] = (worst, worst <= tolerance)
+    if "jerk" in truth:
+        out["jerk<=ground_truth"] = (label["jerk"] / truth["jerk"] if truth["jerk"] else float("nan"),
+                                     label["jerk"] <= truth["jerk"])
+    bound = next((r for name, r in rows.items() if name.startswith("corpus redraw")), None)
+    if bound is not None:  # the corpus's own motion model redrawn: what a perfect sampler scores
+        lve, floor = ctl["label"]["lve_mm"], bound["controls"]["label"]["lve_mm"]
+        out["lve<=perfect_sampler"] = (lve / floor if floor else float("nan"), lve <= floor)
     if "regression" in rows:
         d, r = rows[diffusion]["diversity_mm"], rows["regression"]["diversity_mm"]
         out["diversity_above_regression"] = (d - r, d > r + 0.1)
@@ -83,6 +102,30 @@ def markdown_table(results: dict) -> str:
         lines.append(f"| {name} | {m['clips']} | {_f(m['lve_mm'], 2)} | {_f(m['mouth_mm'], 2)} | {_f(m['lse_c'])} | "
                      f"{_f(m['lse_abs_offset'], 2)} | {_f(m['lse_offset_zero'], 2)} | {_f(m['blinks_per_s'])} | "
                      f"{_f(m['au_std'], 4)} | {_f(r['diversity_mm'], 2)} | {_f(r['diversity_param'], 3)} |")
+    lines += [
+        "",
+        "Non-verbal behaviour (label control): blink shape (share of blinks closing the lid to >= 0.8, median "
+        "closing and opening time between 0.2 and the peak), head rotation std (rad, mean of yaw/pitch/roll), "
+        "gaze shifts per second, jerk (mean |frame-to-frame acceleration| over all parameters):",
+        "",
+        "| method | full closures | closing (ms) | opening (ms) | head std (rad) | gaze shifts/s | jerk |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        m = r["controls"]["label"]
+        lines.append(f"| {name} | {_f(m.get('blink_full_share'), 2)} | {_f(m.get('blink_close_ms'), 0)} | "
+                     f"{_f(m.get('blink_open_ms'), 0)} | {_f(m.get('head_std'), 4)} | "
+                     f"{_f(m.get('gaze_shifts_per_s'), 2)} | {_f(m.get('jerk'), 4)} |")
+    per = {name: r["controls"]["label"].get("per_emotion", {}) for name, r in rows.items()
+           if name in ("ground truth",) or name.startswith("diffusion (")}
+    emotions = list(per.get("ground truth", {}))
+    if emotions:
+        lines += ["", "Per emotion (label control): blinks/s, head std (rad), gaze shifts/s:", "",
+                  "| method | " + " | ".join(emotions) + " |", "|---|" + "---|" * len(emotions)]
+        for name, table in per.items():
+            cells = [f"{_f(table[e]['blinks_per_s'], 2)} / {_f(table[e]['head_std'], 3)} / "
+                     f"{_f(table[e]['gaze_shifts_per_s'], 2)}" if e in table else "—" for e in emotions]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += [
         "",
         f"Natural blink rate {NATURAL_BLINKS[0]}-{NATURAL_BLINKS[1]}/s. LSE-C: max minus median of the lip-sync "

@@ -7,6 +7,9 @@ motion files can be validated cheaply.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
+
+import numpy as np
 
 from emoanim.errors import EmoAnimError
 from emoanim.rigs.base import PARAM_GROUPS, FaceRig
@@ -42,6 +45,19 @@ def rig_param_groups(name: str, num_expressions: int = 50) -> dict[str, tuple[st
     from emoanim.rigs.flame import flame_param_groups
 
     return flame_param_groups(num_expressions)
+
+
+def rig_param_ranges(name: str, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(low [D], high [D]): the values each of ``names`` may take on rig ``name`` (ARKit weights in
+    [0, 1], head angles within the neck's range; FLAME's coefficients are unbounded)."""
+    _check_rig_name(name)
+    low, high = np.full(len(names), -np.inf), np.full(len(names), np.inf)
+    if name == "arkit":
+        from emoanim.rigs.arkit import ACTION_RANGE, ARKIT_ACTIONS, HEAD_PARAMS, HEAD_RANGE
+
+        for k, n in enumerate(names):
+            low[k], high[k] = ACTION_RANGE if n in ARKIT_ACTIONS else HEAD_RANGE if n in HEAD_PARAMS else (low[k], high[k])
+    return low, high
 
 
 def load_rig(

@@ -32,6 +32,8 @@ ARKIT_ACTIONS: tuple[str, ...] = (
 )  # fmt: skip
 HEAD_PARAMS: tuple[str, ...] = ("headYaw", "headPitch", "headRoll")  # radians
 ARKIT_PARAMS: tuple[str, ...] = ARKIT_ACTIONS + HEAD_PARAMS
+ACTION_RANGE = (0.0, 1.0)  # ARKit weights: 0 = at rest, 1 = the full action
+HEAD_RANGE = (-0.7, 0.7)  # radians (~40 degrees) of yaw, pitch and roll: a comfortable neck's range
 
 
 def _named(*prefixes: str) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ class SyncTrainConfig:
     out: str  # where the expert is saved
     content: str = f"checkpoints/{CONTENT_ENCODER_DIR}"
     space: str = f"checkpoints/{EMOTION_SPACE_DIR}"
+    route: str = "exact"  # content route of an aligned content encoder (as the generator's: train/generator.py)
     seed: int = 0
     steps: int = 3000
     batch_size: int = 256
@@ -84,8 +85,8 @@ def train_sync(config: SyncTrainConfig) -> LipSyncExpert:
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
-    train = prepare(config.corpus, "train", config.content, config.space, config.limit, config.log)
-    test = prepare(config.corpus, "test", config.content, config.space, config.limit, config.log)
+    train = prepare(config.corpus, "train", config.content, config.space, config.limit, config.log, config.route)
+    test = prepare(config.corpus, "test", config.content, config.space, config.limit, config.log, config.route)
     expert = LipSyncExpert(SyncExpertConfig(param_names=train.names, mouth_names=mouth_names(train.rig, train.names),
                                             content_dim=train.content[0].shape[1]))
     expert.set_normalization(*param_stats(train))
@@ -104,7 +105,7 @@ def train_sync(config: SyncTrainConfig) -> LipSyncExpert:
             config.log(f"sync step {step}/{config.steps} loss {loss.item():.3f} ({time.time() - t0:.0f} s)")
     training = {"test": sync_metrics(expert, test), "train_seconds": round(time.time() - t0, 1),
                 "command": f"python -m emoanim train sync --corpus {config.corpus} --out {config.out} "
-                           f"--seed {config.seed}"}
+                           f"--content-route {config.route} --seed {config.seed}"}
     config.log(f"lip-sync expert on test: {training['test']}")
     expert.save_pretrained(config.out, training=training)
     return expert.eval()
