@@ -280,17 +280,19 @@ def test_shipped_generator_on_the_real_clip_closes_on_bilabials_and_opens_on_vow
     content, info = aligned.encode_with_info(real_wave)  # the default route: recognised text
     assert info.route == "recognised"
     frames = frames_for_duration(len(real_wave) / 16000, generator.fps)
-    params = generator.sample(content, space.embed(emotion="neutral"), frames, seed=0)
-    v = arkit_rig.vertices(params)
-    gap = 1000 * (v[:, arkit_rig.group("upper_lip"), 1].mean(1) - v[:, arkit_rig.group("lower_lip"), 1].mean(1))
     closed, opened = [], []
-    for p in align_phones(real_wave, 16000, REAL_TEXT):  # reference timings: the reference transcript
-        lo, hi = int(np.floor((p.start - 0.02) * generator.fps)), int(np.ceil((p.end + 0.02) * generator.fps))
-        seg = gap[max(lo, 0): min(max(hi, lo + 1), frames)]
-        if p.phone in ("p", "b", "m"):
-            closed.append(seg.min() <= 3.0)  # mm: lips meet
-        elif p.phone in {"aa", "ae", "ah", "ao", "aw", "ay"} and p.duration >= 0.06:
-            opened.append(seg.max() >= 6.0)
-    assert len(closed) >= 7 and len(opened) >= 5
+    phones = align_phones(real_wave, 16000, REAL_TEXT)  # reference timings: the reference transcript
+    for seed in range(4):  # four takes: 7 closures in one take are too few to rate one take by
+        params = generator.sample(content, space.embed(emotion="neutral"), frames, seed=seed)
+        v = arkit_rig.vertices(params)
+        gap = 1000 * (v[:, arkit_rig.group("upper_lip"), 1].mean(1) - v[:, arkit_rig.group("lower_lip"), 1].mean(1))
+        for p in phones:
+            lo, hi = int(np.floor((p.start - 0.02) * generator.fps)), int(np.ceil((p.end + 0.02) * generator.fps))
+            seg = gap[max(lo, 0): min(max(hi, lo + 1), frames)]
+            if p.phone in ("p", "b", "m"):
+                closed.append(seg.min() <= 3.0)  # mm: lips meet
+            elif p.phone in {"aa", "ae", "ah", "ao", "aw", "ay"} and p.duration >= 0.06:
+                opened.append(seg.max() >= 6.0)
+    assert len(closed) >= 28 and len(opened) >= 20
     assert np.mean(closed) >= 0.9, closed
     assert np.mean(opened) >= 0.9, opened
