@@ -85,6 +85,19 @@ def _f(v, digits: int = 3) -> str:
     return "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}f}"
 
 
+def _method_rows(rows: dict, label_cells: list[tuple[str, int]], row_cells: list[tuple[str, int]] = (),
+                 clips: bool = False) -> list[str]:
+    """One markdown line per method: its label-control metrics, then metrics of the row itself
+    (diversity), each as (key, digits); missing values show as a dash."""
+    out = []
+    for name, r in rows.items():
+        m = r["controls"]["label"]
+        cells = ([str(m["clips"])] if clips else []) + [_f(m.get(k), d) for k, d in label_cells]
+        cells += [_f(r.get(k), d) for k, d in row_cells]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out
+
+
 def markdown_table(results: dict) -> str:
     rows = results["rows"]
     lines = [
@@ -97,11 +110,9 @@ def markdown_table(results: dict) -> str:
         "offset 0 | blinks/s | AU-std | diversity (mm) | diversity (param L2) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, r in rows.items():
-        m = r["controls"]["label"]
-        lines.append(f"| {name} | {m['clips']} | {_f(m['lve_mm'], 2)} | {_f(m['mouth_mm'], 2)} | {_f(m['lse_c'])} | "
-                     f"{_f(m['lse_abs_offset'], 2)} | {_f(m['lse_offset_zero'], 2)} | {_f(m['blinks_per_s'])} | "
-                     f"{_f(m['au_std'], 4)} | {_f(r['diversity_mm'], 2)} | {_f(r['diversity_param'], 3)} |")
+    lines += _method_rows(rows, [("lve_mm", 2), ("mouth_mm", 2), ("lse_c", 3), ("lse_abs_offset", 2),
+                                 ("lse_offset_zero", 2), ("blinks_per_s", 3), ("au_std", 4)],
+                          [("diversity_mm", 2), ("diversity_param", 3)], clips=True)
     lines += [
         "",
         "Non-verbal behaviour (label control): blink shape (share of blinks closing the lid to >= 0.8, median "
@@ -111,11 +122,8 @@ def markdown_table(results: dict) -> str:
         "| method | full closures | closing (ms) | opening (ms) | head std (rad) | gaze shifts/s | jerk |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, r in rows.items():
-        m = r["controls"]["label"]
-        lines.append(f"| {name} | {_f(m.get('blink_full_share'), 2)} | {_f(m.get('blink_close_ms'), 0)} | "
-                     f"{_f(m.get('blink_open_ms'), 0)} | {_f(m.get('head_std'), 4)} | "
-                     f"{_f(m.get('gaze_shifts_per_s'), 2)} | {_f(m.get('jerk'), 4)} |")
+    lines += _method_rows(rows, [("blink_full_share", 2), ("blink_close_ms", 0), ("blink_open_ms", 0), ("head_std", 4),
+                                 ("gaze_shifts_per_s", 2), ("jerk", 4)])
     per = {name: r["controls"]["label"].get("per_emotion", {}) for name, r in rows.items()
            if name in ("ground truth",) or name.startswith("diffusion (")}
     emotions = list(per.get("ground truth", {}))
