@@ -120,8 +120,8 @@ class Denoiser(nn.Module):
             raise EmoAnimError(f"a per-frame style must have one vector per motion frame ({T}), got {style.shape[1]}")
         if drop is not None:
             ctx = torch.where(drop[:, None, None], self.null_content.expand_as(ctx), ctx)
-            keep = drop.view(B, *([1] * (style.ndim - 1)))
-            style = torch.where(keep, self.null_style.expand_as(style), style)
+            dropped = drop.view(B, *([1] * (style.ndim - 1)))
+            style = torch.where(dropped, self.null_style.expand_as(style), style)
         t_emb = self.time_mlp(timestep_embedding(t, c.d_model)).view(B, c.layers, 2, c.d_model)
         s_emb = self.style_mlp(style)  # [B, (T,) layers * 2 * d]: AdaIN per item or per frame
         s_emb = s_emb.view(B, T, c.layers, 2, c.d_model).transpose(1, 2) if per_frame else \

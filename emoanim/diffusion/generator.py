@@ -33,7 +33,7 @@ from emoanim.diffusion.scheduler import DiffusionScheduler, SchedulerConfig
 from emoanim.errors import EmoAnimError
 from emoanim.nn import config_from_dict
 from emoanim.persistence import Pretrained
-from emoanim.rigs import rig_param_groups, rig_param_ranges
+from emoanim.rigs import params_in_groups, rig_param_ranges
 from emoanim.vocabulary import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, MAX_STEPS, MOTION_FPS, check_sampling
 
 Progress = Callable[[int, int], None]  # (steps done, steps in all)
@@ -198,13 +198,8 @@ class MotionGenerator(GeneratorBase):
         """The guidance of every channel: ``guidance``, except 1 on the ``unguided_groups``' channels [D]."""
         if not self.config.unguided_groups or guidance == 1.0:
             return float(guidance)
-        groups = rig_param_groups(self.config.rig, num_expressions=100)
-        unknown = sorted(set(self.config.unguided_groups) - set(groups))
-        if unknown:
-            raise EmoAnimError(f"unknown parameter group(s) {', '.join(unknown)} in unguided_groups")
-        free = {n for g in self.config.unguided_groups for n in groups[g]}
-        w = torch.tensor([1.0 if n in free else float(guidance) for n in self.param_names], device=self.mean.device)
-        return w
+        free = torch.from_numpy(params_in_groups(self.config.rig, self.param_names, self.config.unguided_groups))
+        return torch.where(free, 1.0, float(guidance)).to(self.mean.device)
 
     @torch.no_grad()
     def sample(

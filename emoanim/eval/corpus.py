@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from emoanim.data.corpus import Corpus
-from emoanim.errors import EmoAnimError
 from emoanim.data.facial import synthesize_motion
+from emoanim.errors import EmoAnimError
 from emoanim.rigs import load_rig
 from emoanim.vocabulary import BILABIALS
 

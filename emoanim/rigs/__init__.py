@@ -47,6 +47,17 @@ def rig_param_groups(name: str, num_expressions: int = 50) -> dict[str, tuple[st
     return flame_param_groups(num_expressions)
 
 
+def params_in_groups(name: str, names: Sequence[str], groups: Sequence[str]) -> np.ndarray:
+    """[D] bool: which of ``names`` belong to any of the rig's parameter ``groups`` (``rig_param_groups``;
+    an unknown group name is an error)."""
+    known = rig_param_groups(name, num_expressions=100)  # (the largest FLAME: any size's names)
+    unknown = sorted(set(groups) - set(known))
+    if unknown:
+        raise EmoAnimError(f"unknown parameter group(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    members = {n for g in groups for n in known[g]}
+    return np.array([n in members for n in names], bool)
+
+
 def rig_param_ranges(name: str, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(low [D], high [D]): the values each of ``names`` may take on rig ``name`` (ARKit weights in
     [0, 1], head angles within the neck's range; FLAME's coefficients are unbounded)."""

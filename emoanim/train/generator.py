@@ -28,7 +28,7 @@ from emoanim.diffusion.generator import GeneratorBase
 from emoanim.diffusion.scheduler import SchedulerConfig
 from emoanim.diffusion.sync_expert import LipSyncExpert
 from emoanim.errors import EmoAnimError
-from emoanim.rigs import rig_param_groups
+from emoanim.rigs import params_in_groups
 from emoanim.train import distributed
 from emoanim.vocabulary import CONTENT_ENCODER_DIR, EMOTION_SPACE_DIR, LIP_SYNC_DIR
 
@@ -133,15 +133,11 @@ PREDICTIONS: dict[type, Callable[..., Prediction]] = {MotionGenerator: diffusion
 def channel_weights(rig: str, names: list[str], weights: dict[str, float]) -> torch.Tensor:
     """[D] loss weight per parameter: ``weights[group]`` for the channels of each named rig param
     group, 1 elsewhere, scaled to mean 1 so the loss keeps its size."""
-    groups = rig_param_groups(rig, num_expressions=100)
-    unknown = sorted(set(weights) - set(groups))
-    if unknown:
-        raise EmoAnimError(f"unknown parameter group(s) {', '.join(unknown)}; choose from {', '.join(groups)}")
     w = torch.ones(len(names))
     for group, value in weights.items():
         if value <= 0:
             raise EmoAnimError(f"the weight of '{group}' must be positive, got {value}")
-        w[[k for k, n in enumerate(names) if n in groups[group]]] = float(value)
+        w[torch.from_numpy(params_in_groups(rig, names, [group]))] = float(value)
     return w / w.mean()
 
 
