@@ -313,6 +313,7 @@ def cmd_train_sync(args: argparse.Namespace) -> None:
 
 
 def cmd_train_generator(args: argparse.Namespace) -> None:
+    from emoanim.train.behaviour import BehaviourTrainConfig
     from emoanim.train.generator import GeneratorTrainConfig, train_generator
 
     train_generator(GeneratorTrainConfig(corpus=str(args.corpus), out=str(args.out), kind=args.kind,
@@ -320,7 +321,10 @@ def cmd_train_generator(args: argparse.Namespace) -> None:
                                          prediction=args.prediction, route=args.content_route,
                                          channel_weights=dict(args.channel_weight),
                                          unguided_groups=list(args.unguided), seed=args.seed,
-                                         steps=args.steps, threads=args.threads))
+                                         steps=args.steps, threads=args.threads,
+                                         behaviour=None if args.behaviour_steps == 0 else BehaviourTrainConfig(
+                                             seed=args.seed, **({} if args.behaviour_steps is None
+                                                                else {"steps": args.behaviour_steps}))))
 
 
 def cmd_evaluate_binding(args: argparse.Namespace) -> None:
@@ -562,6 +566,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="weight of a rig parameter group in the diffusion loss (repeatable), e.g. blink=4")
             p.add_argument("--unguided", action="append", default=[], metavar="GROUP",
                            help="a rig parameter group sampled without guidance (repeatable), e.g. blink")
+            p.add_argument("--behaviour-steps", type=int, default=None,
+                           help="training steps of the blink, gaze and head stream (0: none, the denoiser's own; "
+                                "default: train.behaviour's)")
         p.set_defaults(func=cmd_train_sync if name == "sync" else cmd_train_generator)
 
     evaluate = sub.add_parser("evaluate", help="evaluate the models").add_subparsers(dest="eval_command", required=True)

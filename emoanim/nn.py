@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 from typing import Any, TypeVar
 
@@ -131,6 +132,8 @@ def config_from_dict(cls: type[C], data: dict[str, Any] | C, what: str, ignore: 
         if key not in known:
             continue
         kind = hints.get(key)
+        if typing.get_origin(kind) in (typing.Union, types.UnionType):  # an optional part: X | None
+            kind = next((a for a in typing.get_args(kind) if dataclasses.is_dataclass(a)), None)
         if dataclasses.is_dataclass(kind) and isinstance(value, dict):
             value = config_from_dict(kind, value, f"{what} {key}")
         values[key] = value

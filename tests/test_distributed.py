@@ -38,11 +38,12 @@ def test_torchrun_two_cpu_processes_train_one_generator(tmp_path):
     out = tmp_path / "gen"
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
     cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "emoanim", "train", "generator", "--corpus",
-           str(corpus), "--out", str(out), "--steps", "3", "--threads", "1", "--seed", "0"]
+           str(corpus), "--out", str(out), "--steps", "3", "--behaviour-steps", "2", "--threads", "1", "--seed", "0"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("step 3/3") == 1  # rank 0 logs, rank 1 is quiet
+    assert done.stdout.count("diffusion step 3/3") == 1  # rank 0 logs, rank 1 is quiet
+    assert done.stdout.count("behaviour step 2/2") == 1  # and trains the behaviour stream alone
     training = json.loads((out / "training.json").read_text())
     assert training["processes"] == 2 and training["command"].startswith("torchrun --nproc_per_node 2")
     from emoanim.diffusion import load_generator
@@ -50,4 +51,4 @@ def test_torchrun_two_cpu_processes_train_one_generator(tmp_path):
     gen = load_generator(out)
     take = gen.sample(np.zeros((100, gen.config.denoiser.content_dim), np.float32),
                       np.eye(gen.config.denoiser.style_dim, dtype=np.float32)[0], 50, steps=2)
-    assert take.shape == (50, len(gen.param_names)) and np.isfinite(take).all()
+    assert take.shape == (50, len(gen.param_names)) and np.isfinite(take).all() and gen.behaviour is not None

@@ -59,6 +59,9 @@ def test_mouth_poser_reports_mm_on_the_rig(rig):
     assert lve > mouth > 0.0
     lve_static, _ = poser.errors(poser(np.zeros_like(params)), gt)
     assert 2.0 < lve_static < 60.0  # an open jaw moves the lower lip by millimetres, not metres
+    turned = params.copy()
+    turned[:, NAMES.index("headYaw")] = 0.3
+    assert np.allclose(poser(turned), gt, atol=1e-6)  # the lips in the head's frame: a head turn is no lip error
 
 
 def test_sync_confidence_and_offset():

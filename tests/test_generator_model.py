@@ -1,5 +1,6 @@
 """The shipped generator on speech it never heard: lips close on /p b m/, open on vowels, the
-emotion label shows on the face, and guidance strengthens it."""
+emotion label shows on the face, guidance strengthens it, an emotion timeline turns smoothly, and
+the face blinks (at a natural rate, fully, at other times for another seed, also on real speech)."""
 
 from __future__ import annotations
 
@@ -106,7 +107,7 @@ SENTENCES = ("Bob and Pam may buy my big map on Monday, but Tom wants a hot cup 
 
 @pytest.fixture(scope="module")
 def takes(models):
-    """Takes of four unseen-voice sentences x two emotions (the default sampler)."""
+    """Takes of four unseen-voice sentences x four emotions x two seeds (the default sampler)."""
     content_encoder, generator, space = models
     voices = [v for v in split_voices(tts.list_voices(), 0)["test"] if v.engine in ("espeak", "flite")][:2]
     out = []
@@ -114,9 +115,32 @@ def takes(models):
         speech = tts.synthesize(text, voices[k % len(voices)], tts.ProsodyStyle(), rng=np.random.default_rng(k))
         content = content_encoder.encode(speech.audio)
         frames = frames_for_duration(speech.duration, generator.fps)
-        for emotion in ("neutral", "sad"):
-            out.append(generator.sample(content, space.embed(emotion=emotion, intensity=2), frames, seed=k))
+        for emotion in ("neutral", "happy", "sad", "angry"):
+            style = space.embed(emotion=emotion, intensity=2)
+            out.append([generator.sample(content, style, frames, seed=seed) for seed in (0, 1)])
     return out
+
+
+def test_blinks_at_a_natural_rate_with_a_natural_shape(models, takes):
+    from emoanim.eval.metrics import blink_events
+
+    generator = models[1]
+    lid = generator.param_names.index("eyeBlinkLeft")
+    events = [e for pair in takes for p in pair for e in blink_events(p[:, lid], generator.fps)]
+    seconds = sum(len(p) for pair in takes for p in pair) / generator.fps
+    assert 0.2 <= len(events) / seconds <= 0.6, len(events) / seconds  # people blink ~0.3-0.45 times a second
+    assert np.mean([e["peak"] >= 0.8 for e in events]) >= 0.7  # full closures, not twitches
+    closing = np.median([e["close_s"] for e in events if e["close_s"]])
+    opening = np.median([e["open_s"] for e in events if e["open_s"]])
+    assert closing <= 0.2 and opening >= closing  # a fast close, a slower opening
+
+
+def test_another_seed_blinks_at_other_times(models, takes):
+    generator = models[1]
+    lid = generator.param_names.index("eyeBlinkLeft")
+    onsets = lambda p: set(np.where((p[1:, lid] >= 0.5) & (p[:-1, lid] < 0.5))[0])  # noqa: E731
+    differ = [onsets(a) != onsets(b) for a, b in takes if onsets(a) or onsets(b)]
+    assert len(differ) >= 8 and np.mean(differ) >= 0.75
 
 
 def test_head_and_gaze_move_and_every_value_is_in_the_rigs_range(models, takes):
@@ -124,7 +148,20 @@ def test_head_and_gaze_move_and_every_value_is_in_the_rigs_range(models, takes):
     names = generator.param_names
     head = [names.index(n) for n in ("headYaw", "headPitch", "headRoll")]
     look = names.index("eyeLookOutLeft")
-    params = np.concatenate(takes)
+    params = np.concatenate([p for pair in takes for p in pair])
     assert params[:, head].std(0).min() > 0.005  # the head moves (radians), in every axis
     assert params[:, look].std() > 0.01  # so do the eyes
     assert params[:, :52].min() >= 0.0 and params[:, :52].max() <= 1.0 and np.abs(params[:, head]).max() <= 0.7
+
+
+def test_blinks_on_real_speech(models):
+    from emoanim.audio.io import load_audio
+
+    content_encoder, generator, space = models
+    wave = load_audio(Path(__file__).parent / "data" / "librivox_ss01_0870.wav", 16000)  # a human reader, 7 s
+    content = content_encoder.encode(wave)
+    frames = frames_for_duration(wave.size / 16000, generator.fps)
+    lid = generator.param_names.index("eyeBlinkLeft")
+    blinks = [int(((p[1:, lid] >= 0.5) & (p[:-1, lid] < 0.5)).sum())
+              for p in (generator.sample(content, space.embed(emotion="neutral"), frames, seed=s) for s in range(3))]
+    assert sum(blinks) >= 2, blinks  # ~7 blinks expected over three 7 s takes

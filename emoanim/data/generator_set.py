@@ -117,6 +117,27 @@ def prepare(corpus_dir: str | Path, split: str, content_dir: str | Path, space_d
     return data
 
 
+def crop_batch(data: GeneratorData, idx, window: int, rng: np.random.Generator):
+    """Random crops of at most ``window`` frames: params [B, T, D], content [B, 2T, C], mask [B, T]."""
+    crops = []
+    for i in idx:
+        n = len(data.params[i])
+        s = int(rng.integers(0, n - window + 1)) if n > window else 0
+        e = min(n, s + window)
+        crops.append((data.params[i][s:e], data.content[i][K * s : K * e]))
+    T = max(len(p) for p, _ in crops)
+    D, C = crops[0][0].shape[1], crops[0][1].shape[1]
+    params = torch.zeros(len(idx), T, D)
+    content = torch.zeros(len(idx), K * T, C)
+    mask = torch.zeros(len(idx), T, dtype=torch.bool)
+    for b, (p, c) in enumerate(crops):
+        params[b, : len(p)] = torch.from_numpy(p)
+        params[b, len(p) :] = torch.from_numpy(p[-1:])  # hold the last pose on padding (masked anyway)
+        content[b] = align_content(torch.from_numpy(c), T, K)
+        mask[b, : len(p)] = True
+    return params, content, mask
+
+
 def param_stats(data: GeneratorData) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-parameter mean and standard deviation [D] over every frame of the split."""
     allp = np.concatenate(data.params)

@@ -3,7 +3,8 @@
     denoiser.py     the transformer that predicts the clean sequence (or the noise)
     scheduler.py    noise levels, the prediction type and the reverse steps (pure maths)
     samplers.py     DDIM, ancestral DDPM, guidance, window inpainting: pure functions
-    generator.py    MotionGenerator = denoiser + scheduler + normalisation, ``sample``
+    behaviour.py    the behaviour stream: blinks, gaze and head motion from an autoregressive mixture density
+    generator.py    MotionGenerator = denoiser + scheduler + normalisation (+ behaviour stream), ``sample``
     regression.py   RegressionGenerator, the deterministic baseline on the same backbone
     sync_expert.py  the lip-sync expert (a loss for training, a judge for evaluation)
 """

@@ -14,6 +14,10 @@
   replacement at every step, then a short cross-fade: ``samplers.sample_windows``). A seed fixes the
   noise of every window.
 
+- Behaviour: with a behaviour stream (``behaviour.py``, trained by ``train generator`` after the denoiser),
+  the channels of its groups (blinks, gaze, head) are drawn by the stream over the whole take, seeded by
+  the same seed, in place of the denoiser's: the denoiser averages those rare events away.
+
 ``GeneratorBase`` is what the diffusion model and the regression baseline (``regression.py``) share:
 the backbone, the normalisation, the input checks and the persistence.
 """
@@ -26,6 +30,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from emoanim.diffusion.behaviour import BehaviourConfig, BehaviourStream
 from emoanim.diffusion.denoiser import Denoiser, DenoiserConfig, align_content
 from emoanim.diffusion.samplers import (guided, repaint, sample_ddim, sample_ddpm, sample_dpmpp, sample_windows,
                                        window_starts)
@@ -64,6 +69,9 @@ class GeneratorConfig(BackboneConfig):
     # Rig parameter groups sampled without guidance (s = 1 on their channels): behaviour that the audio and
     # the emotion hardly set, such as blinks, which guidance's (cond - uncond) extrapolation would wash out.
     unguided_groups: list[str] = field(default_factory=list)
+    # The behaviour stream (``behaviour.py``) that draws blinks, gaze and head motion over the denoiser's
+    # channels of its groups; None: the denoiser's own.
+    behaviour: BehaviourConfig | None = None
 
 
 def upgrade_config(config: dict) -> dict:
@@ -160,11 +168,15 @@ class GeneratorBase(torch.nn.Module, Pretrained):
     def windows(self, num_frames: int) -> list[int]:
         return window_starts(num_frames, self.config.window, self.config.overlap)
 
-    def stitch(self, sample_window: Callable[[int, int, torch.Tensor], torch.Tensor], num_frames: int) -> np.ndarray:
-        """``samplers.sample_windows`` over this model's windows -> params [num_frames, D] in rig units,
-        within the rig's ranges (``rigs.rig_param_ranges``: a sample may overshoot, e.g. a blink to 1.1)."""
+    def stitch(self, sample_window: Callable[[int, int, torch.Tensor], torch.Tensor], num_frames: int,
+               finish: Callable[[torch.Tensor], torch.Tensor] | None = None) -> np.ndarray:
+        """``samplers.sample_windows`` over this model's windows (then ``finish`` on the whole normalised
+        take [1, T, D], if given) -> params [num_frames, D] in rig units, within the rig's ranges
+        (``rigs.rig_param_ranges``: a sample may overshoot, e.g. a blink to 1.1)."""
         out = torch.zeros(1, num_frames, self.config.denoiser.num_params, device=self.mean.device)
         out = sample_windows(sample_window, out, self.config.window, self.config.overlap)
+        if finish is not None:
+            out = finish(out)
         params = self.denormalize(out)[0].cpu().numpy()
         if len(self.param_names) == params.shape[1]:  # (a bare config without names is not clipped)
             params = np.clip(params, *rig_param_ranges(self.config.rig, self.param_names))
@@ -189,6 +201,22 @@ class MotionGenerator(GeneratorBase):
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__(config)
         self.scheduler = DiffusionScheduler(config.scheduler)
+        self.behaviour = BehaviourStream(config.behaviour) if config.behaviour is not None else None
+
+    def behaviour_channels(self) -> np.ndarray:
+        """[D] bool: the parameters the behaviour stream draws (none without one)."""
+        if self.behaviour is None:
+            return np.zeros(len(self.param_names), bool)
+        return params_in_groups(self.config.rig, self.param_names, self.config.behaviour.groups)
+
+    def attach_behaviour(self, stream: BehaviourStream | None) -> None:
+        """Use ``stream`` (trained on this generator's normalised channels of its groups) from now on."""
+        if stream is not None and stream.config.num_channels != int(params_in_groups(
+                self.config.rig, self.param_names, stream.config.groups).sum()):
+            raise EmoAnimError(f"the behaviour stream draws {stream.config.num_channels} channels, but this "
+                               f"generator's rig has a different number in {', '.join(stream.config.groups)}")
+        self.behaviour = stream
+        self.config.behaviour = None if stream is None else stream.config
 
     @property
     def max_steps(self) -> int:
@@ -244,4 +272,12 @@ class MotionGenerator(GeneratorBase):
                                     step)
             return sample_ddim(denoise, sch, x, timesteps, known, step)
 
-        return self.stitch(sample_window, num_frames)
+        def draw_behaviour(x: torch.Tensor) -> torch.Tensor:  # [1, T, D]: the stream's channels replaced
+            if self.behaviour is None:
+                return x
+            cols = torch.from_numpy(np.where(self.behaviour_channels())[0]).to(x.device)
+            # Its own seeded generator: the denoiser's draws stay those of a take without the stream.
+            x[..., cols] = self.behaviour.sample(content_t, style_t, torch.Generator().manual_seed(int(seed)))
+            return x
+
+        return self.stitch(sample_window, num_frames, draw_behaviour)

@@ -150,6 +150,7 @@ class _Judge:
         blinks = [n for n in groups["blink"] if n in names]
         self.blink = names.index(blinks[0]) if blinks else None  # one eyelid is enough to count blinks
         self.head = [names.index(n) for n in groups["head"] if n in names]
+        self.head_gaze = [names.index(n) for n in groups["head"] + groups["gaze"] if n in names]
         look = {n: names.index(n) for n in ("eyeLookOutLeft", "eyeLookInLeft", "eyeLookUpLeft", "eyeLookDownLeft")
                 if n in names}
         self.look = look if len(look) == 4 else None  # ARKit gaze: horizontal out - in, vertical up - down
@@ -199,7 +200,7 @@ class _Judge:
             "intensity_acc": float((ip.argmax(1) == level)[emotional].mean()) if emotional.any() else float("nan"),
         }
         lve, mouth, conf, offsets, stds, blinks, seconds = [], [], [], [], [], 0, 0.0
-        events, jerk = [], []
+        events, jerk, jerk_hg = [], [], []
         groups: dict[str, dict[str, list]] = {}  # emotion -> per-clip blinks, seconds, head std, gaze shifts
         for i, p in zip(idx, outputs):
             a, b = self.poser.errors(self.poser(p), self.gt_vertices(i))
@@ -207,6 +208,7 @@ class _Judge:
             mouth.append(b)
             stds.append(au_std(p, self.actions))
             jerk.append(jerkiness(p))
+            jerk_hg.append(jerkiness(p[:, self.head_gaze]) if self.head_gaze else float("nan"))
             g = groups.setdefault(EMOTIONS[data.emotion[i]], {"blinks": [], "seconds": [], "head": [], "gaze": []})
             g["seconds"].append(len(p) / self.fps)
             if self.head:
@@ -237,6 +239,7 @@ class _Judge:
             "blinks_per_s": blinks / seconds if seconds else float("nan"),
             "au_std": float(np.mean(stds)),
             "jerk": float(np.mean(jerk)),
+            "jerk_head_gaze": float(np.mean(jerk_hg)),
         })
         closes = [e["close_s"] for e in events if e["close_s"] is not None]
         opens = [e["open_s"] for e in events if e["open_s"] is not None]

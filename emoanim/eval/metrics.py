@@ -76,7 +76,9 @@ def sync_confidence(curve: np.ndarray, max_offset: int = MAX_OFFSET) -> tuple[fl
 
 
 class MouthPoser:
-    """Poses only the lip and mouth vertices of a rig (what the lip metrics read)."""
+    """Poses only the lip and mouth vertices of a rig (what the lip metrics read), in the head's own
+    frame: head rotation is left out, so a head that moves differently from the ground truth's (scored
+    by its own metrics: head std, jerk) does not count as a lip error."""
 
     def __init__(self, rig) -> None:
         lips = np.concatenate([rig.group("upper_lip"), rig.group("lower_lip")])
@@ -85,9 +87,12 @@ class MouthPoser:
         self.index = np.unique(np.concatenate([lips, mouth]))
         self.lips = np.searchsorted(self.index, lips)
         self.mouth = np.searchsorted(self.index, mouth)
+        self.head = rig.group_indices("head")
 
     def __call__(self, params: np.ndarray) -> np.ndarray:
-        return self.rig.vertices_at(params, self.index)  # [T, n, 3] metres
+        still = np.array(params, dtype=np.float32)  # (a copy)
+        still[:, self.head] = 0.0
+        return self.rig.vertices_at(still, self.index)  # [T, n, 3] metres
 
     def errors(self, pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
         """Posed subsets [T, n, 3] -> (lip vertex error, mouth landmark distance), mm."""

@@ -21,15 +21,16 @@ import numpy as np
 import torch
 
 from emoanim.binding.space import EmotionSpace
-from emoanim.data.generator_set import K, GeneratorData, param_stats, prepare
+from emoanim.data.generator_set import GeneratorData, crop_batch, param_stats, prepare
 from emoanim.diffusion import GENERATORS, GeneratorConfig, MotionGenerator, RegressionConfig, RegressionGenerator
-from emoanim.diffusion.denoiser import DenoiserConfig, align_content
+from emoanim.diffusion.denoiser import DenoiserConfig
 from emoanim.diffusion.generator import GeneratorBase
 from emoanim.diffusion.scheduler import SchedulerConfig
 from emoanim.diffusion.sync_expert import LipSyncExpert
 from emoanim.errors import EmoAnimError
 from emoanim.rigs import params_in_groups
 from emoanim.train import distributed
+from emoanim.train.behaviour import BehaviourTrainConfig, fit_behaviour
 from emoanim.vocabulary import CONTENT_ENCODER_DIR, EMOTION_SPACE_DIR, LIP_SYNC_DIR
 
 
@@ -61,6 +62,8 @@ class GeneratorTrainConfig:
     w_emo: float = 0.01
     aux_batch: int = 8  # items per step that the lip-sync and emotion losses read (they cost a forward each)
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    behaviour: BehaviourTrainConfig | None = field(default_factory=BehaviourTrainConfig)  # the blink, gaze and
+    #                       head stream trained after the denoiser (diffusion only; None: the denoiser's own)
     window: int = 100  # training crop = the generator's window
     threads: int = 2  # CPU threads for torch
     limit: int | None = None  # clips (None: all)
@@ -69,27 +72,6 @@ class GeneratorTrainConfig:
     def __post_init__(self) -> None:
         if self.kind not in GENERATORS:
             raise EmoAnimError(f"generator kind must be one of {', '.join(GENERATORS)}, got '{self.kind}'")
-
-
-def crop_batch(data: GeneratorData, idx, window: int, rng: np.random.Generator):
-    """Random crops of at most ``window`` frames: params [B, T, D], content [B, 2T, C], mask [B, T]."""
-    crops = []
-    for i in idx:
-        n = len(data.params[i])
-        s = int(rng.integers(0, n - window + 1)) if n > window else 0
-        e = min(n, s + window)
-        crops.append((data.params[i][s:e], data.content[i][K * s : K * e]))
-    T = max(len(p) for p, _ in crops)
-    D, C = crops[0][0].shape[1], crops[0][1].shape[1]
-    params = torch.zeros(len(idx), T, D)
-    content = torch.zeros(len(idx), K * T, C)
-    mask = torch.zeros(len(idx), T, dtype=torch.bool)
-    for b, (p, c) in enumerate(crops):
-        params[b, : len(p)] = torch.from_numpy(p)
-        params[b, len(p) :] = torch.from_numpy(p[-1:])  # hold the last pose on padding (masked anyway)
-        content[b] = align_content(torch.from_numpy(c), T, K)
-        mask[b, : len(p)] = True
-    return params, content, mask
 
 
 # ---- what each model class is trained to do ---------------------------------------------------------
@@ -196,6 +178,13 @@ def train_generator(config: GeneratorTrainConfig) -> GeneratorBase:
         space = EmotionSpace.from_pretrained(config.space)
         expert = LipSyncExpert.from_pretrained(config.sync)
         gen, training = fit_generator(train, space, expert, config, processes)
+        if config.kind == "diffusion" and config.behaviour is None:
+            training["command"] += " --behaviour-steps 0"
+        elif config.kind == "diffusion" and processes.main:  # (a small model: one process trains it)
+            with torch.no_grad():
+                prototypes = space.prototypes()
+            training["behaviour"] = fit_behaviour(gen, train, prototypes, config.behaviour, log)
+            training["command"] += f" --behaviour-steps {config.behaviour.steps}"
         if processes.main:
             gen.save_pretrained(config.out, training=training)
     finally:
