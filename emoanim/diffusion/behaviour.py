@@ -29,7 +29,6 @@ channels. Sampling is seeded by a CPU ``torch.Generator`` and costs one GRU step
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -114,7 +113,7 @@ class BehaviourStream(nn.Module):
         h, _ = self.rnn(self.step_inputs(prev, velocity, start) + self.conditions(content, style))
         log_w, mu, sigma = self.mixture(h)
         delta = (x - prev)[:, :, None]  # [B, T, 1, Db]
-        log_p = (-0.5 * ((delta - mu) / sigma).square() - sigma.log() - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_p = torch.distributions.Normal(mu, sigma).log_prob(delta).sum(-1)  # [B, T, K]
         nll = -torch.logsumexp(log_w + log_p, -1)  # [B, T]
         m = torch.ones(B, T, device=x.device) if mask is None else mask.float()
         return (nll * m).sum() / (m.sum() * Db)
@@ -131,10 +130,9 @@ class BehaviourStream(nn.Module):
         gumbel, noise = gumbel.to(cond.device), noise.to(cond.device)
         x = cond.new_zeros(T, Db)
         prev, velocity, state = cond.new_zeros(1, 1, Db), cond.new_zeros(1, 1, Db), None
-        starts = self.history(x[None, :2])[2]  # [1, <=2, 2], then no flags
+        starts = self.history(x[None])[2]  # [1, T, 2]: the flags of the first two frames, as in training
         for t in range(T):
-            start = starts[:, t : t + 1] if t < starts.shape[1] else starts.new_zeros(1, 1, 2)
-            h, state = self.rnn(self.step_inputs(prev, velocity, start) + cond[t], state)
+            h, state = self.rnn(self.step_inputs(prev, velocity, starts[:, t : t + 1]) + cond[t], state)
             log_w, mu, sigma = self.mixture(h[0, 0])  # [K], [K, Db]
             k = int(torch.argmax(log_w + gumbel[t]))
             x[t] = prev[0, 0] + mu[k] + self.config.temperature * sigma[k] * noise[t]

@@ -275,7 +275,7 @@ class MotionGenerator(GeneratorBase):
         def draw_behaviour(x: torch.Tensor) -> torch.Tensor:  # [1, T, D]: the stream's channels replaced
             if self.behaviour is None:
                 return x
-            cols = torch.from_numpy(np.where(self.behaviour_channels())[0]).to(x.device)
+            cols = torch.from_numpy(self.behaviour_channels()).to(x.device)
             # Its own seeded generator: the denoiser's draws stay those of a take without the stream.
             x[..., cols] = self.behaviour.sample(content_t, style_t, torch.Generator().manual_seed(int(seed)))
             return x

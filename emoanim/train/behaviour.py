@@ -8,6 +8,7 @@ space the generator writes.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -39,10 +40,8 @@ class BehaviourTrainConfig:
 
 def stream_groups(rig: str, groups: list[str]) -> list[str]:
     """The ``groups`` that have parameters on ``rig`` (FLAME, for one, has no blink parameter)."""
+    params_in_groups(rig, [], groups)  # (an unknown group name is an error)
     known = rig_param_groups(rig, num_expressions=100)
-    unknown = sorted(set(groups) - set(known))
-    if unknown:
-        raise EmoAnimError(f"unknown parameter group(s) {', '.join(unknown)}; choose from {', '.join(known)}")
     return [g for g in groups if known[g]]
 
 
@@ -54,10 +53,9 @@ def fit_behaviour(gen: MotionGenerator, train: GeneratorData, prototypes: torch.
     cols = torch.from_numpy(np.where(params_in_groups(train.rig, train.names, groups))[0])
     if not len(cols):
         raise EmoAnimError(f"the '{train.rig}' rig has no parameters in {', '.join(config.groups)}")
-    stream_config = BehaviourConfig(**{**vars(config.stream), "groups": groups, "num_channels": len(cols),
-                                       "content_dim": train.content[0].shape[1],
-                                       "style_dim": prototypes.shape[1],
-                                       "content_per_frame": gen.config.denoiser.content_per_frame})
+    stream_config = dataclasses.replace(config.stream, groups=groups, num_channels=len(cols),
+                                        content_dim=train.content[0].shape[1], style_dim=prototypes.shape[1],
+                                        content_per_frame=gen.config.denoiser.content_per_frame)
     torch.manual_seed(config.seed)
     stream = BehaviourStream(stream_config)
     noise = torch.Generator().manual_seed(config.seed)
