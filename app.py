@@ -52,6 +52,7 @@ SOURCES = {
     "Describe it in words": "text",
     "Borrow from a voice clip": "audio",
     "Borrow from a motion file": "motion",
+    "Borrow from a face": "face",
     "Automatic (from the speech)": "auto",
     "Emotion over time": "timeline",
 }
@@ -60,6 +61,7 @@ TIMELINE_EXAMPLE = [[0.0, "happy", 3, ""], [5.0, "sad", 3, ""]]
 BLEND_SOURCES = ("Emotion label", "Describe it in words")
 AUDIO_TYPES = [".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".webm", ".opus"]
 MOTION_TYPES = [".npz", ".csv", ".json"]
+FACE_VIDEO_TYPES = [".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v"]
 KEEP_RESULTS_S = 3600  # per-request output folders older than this are deleted
 EXAMPLES = [  # (clip, source, emotion, intensity, text)
     ["happy.ogg", "Emotion label", "happy", 3, ""],
@@ -71,7 +73,8 @@ EXAMPLES = [  # (clip, source, emotion, intensity, text)
 INTRO = """# EmoAnim: speech to an emotional 3D talking head
 Give a voice clip and choose the emotion; get a talking-head video with your audio, and the
 animation as ARKit blendshape curves (`.npz`, Live Link Face `.csv` for Unreal/MetaHuman and Blender).
-The emotion can be a label, words, the mood of another voice clip or motion, or what the speech itself sounds like.
+The emotion can be a label, words, the mood of another voice clip, a motion, a face on camera, or what the speech
+itself sounds like.
 """
 
 
@@ -129,7 +132,7 @@ def load_animator() -> Animator:
 
 
 def _source(kind_label: str, emotion: str | None, intensity, text: str | None, ref_audio: str | None,
-            ref_motion: str | None) -> EmotionSource:
+            ref_motion: str | None, ref_face: str | None = None) -> EmotionSource:
     if kind_label not in SOURCES:
         raise EmoAnimError(f"unknown emotion source '{kind_label}'; choose one of: {', '.join(SOURCES)}")
     kind = SOURCES[kind_label]
@@ -145,6 +148,10 @@ def _source(kind_label: str, emotion: str | None, intensity, text: str | None, r
         if not ref_motion:
             raise EmoAnimError("no reference motion file: upload a .npz, .csv or .json motion")
         return EmotionSource.from_motion(ref_motion)
+    if kind == "face":
+        if not ref_face:
+            raise EmoAnimError("no face: take a photo with the webcam, or upload a photo or short video of one face")
+        return EmotionSource.from_face(ref_face)
     return EmotionSource.auto()
 
 
@@ -187,13 +194,13 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
 
     def generate(audio, source_kind, emotion, intensity, text, ref_audio, ref_motion, blend_weight, blend_kind,
                  blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar, transcript=None,
-                 timeline=None, progress=gr.Progress()):
+                 timeline=None, face_photo=None, face_video=None, progress=gr.Progress()):
         folder = None
         try:
             seed = int(seed or 0)  # guidance and steps: None (unset) is the animator's default
             over_time = SOURCES.get(source_kind) == "timeline"
             source = _timeline(timeline) if over_time else _source(source_kind, emotion, intensity, text, ref_audio,
-                                                                    ref_motion)
+                                                                    ref_motion, face_video or face_photo)
             blend = None
             if blend_weight and float(blend_weight) > 0 and not over_time:
                 blend = (_source(blend_kind or "Emotion label", blend_emotion, blend_intensity, blend_text, None, None),
@@ -220,6 +227,8 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                     + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
             if result.content_info is not None:
                 info += f"  \n{html.escape(result.content_info.describe())}"
+            for line in result.readings:
+                info += f"  \nEmotion: {html.escape(line)}"
             return str(result.video), str(exports.npz), str(exports.csv), str(exports.plot), info
         except EmoAnimError as exc:
             if folder is not None:
@@ -237,7 +246,16 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
         kind = SOURCES.get(kind_label, "label")
         return (gr.update(visible=kind == "label"), gr.update(visible=kind == "text"),
                 gr.update(visible=kind == "audio"), gr.update(visible=kind == "motion"),
-                gr.update(visible=kind == "timeline"))
+                gr.update(visible=kind == "face"), gr.update(visible=kind == "timeline"))
+
+    def read_text(words: str | None) -> str:
+        """What the emotion text will be read as, shown under the box before generating."""
+        if not words or not words.strip():
+            return ""
+        try:
+            return f"Read as: {html.escape(get_animator().space.read_text(words).describe())}"
+        except EmoAnimError as exc:
+            return html.escape(str(exc))
 
     def show_blend_source(kind_label: str):
         return gr.update(visible=kind_label == "Emotion label"), gr.update(visible=kind_label != "Emotion label")
@@ -258,6 +276,7 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                 with gr.Group(visible=False) as text_group:
                     text = gr.Textbox(label="Describe the emotion", placeholder="e.g. quietly furious",
                                       max_length=300, elem_id="emotion-text")
+                    text_reading = gr.Markdown(elem_id="text-reading")
                 with gr.Group(visible=False) as audio_group:
                     ref_audio = gr.Audio(sources=["upload", "microphone"], type="filepath",
                                          label="Voice clip whose emotion to borrow", elem_id="ref-audio")
@@ -265,6 +284,12 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                     ref_motion = gr.File(file_types=MOTION_TYPES, type="filepath",
                                          label="Motion file whose emotion to borrow (.npz, .csv, .json)",
                                          elem_id="ref-motion")
+                with gr.Group(visible=False) as face_group:
+                    with gr.Row():
+                        face_photo = gr.Image(sources=["webcam", "upload"], type="filepath",
+                                              label="Face photo (webcam or upload)", elem_id="face-photo")
+                        face_video = gr.Video(sources=["upload", "webcam"], format=None,
+                                              label="or a short face video (used when given)", elem_id="face-video")
                 with gr.Group(visible=False) as timeline_group:
                     timeline = gr.Dataframe(value=TIMELINE_EXAMPLE, headers=TIMELINE_COLUMNS,
                                             datatype=["number", "str", "number", "str"], type="array",
@@ -302,11 +327,14 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                 plot = gr.Image(label="Main curves", type="filepath", elem_id="curves")
 
         inputs = [audio, source_kind, emotion, intensity, text, ref_audio, ref_motion, blend_weight, blend_kind,
-                  blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar, transcript, timeline]
+                  blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar, transcript, timeline,
+                  face_photo, face_video]
         outputs = [video, npz_file, csv_file, plot, info]
         source_kind.change(show_source, source_kind, [label_group, text_group, audio_group, motion_group,
-                                                      timeline_group],
+                                                      face_group, timeline_group],
                            api_visibility="private", queue=False)
+        for event in (text.submit, text.blur):
+            event(read_text, text, text_reading, api_visibility="private")
         blend_kind.change(show_blend_source, blend_kind, [blend_emotion, blend_text], api_visibility="private",
                           queue=False)
         run.click(generate, inputs, outputs, api_name="generate", concurrency_id="generate",
@@ -328,7 +356,7 @@ def main() -> None:
     # A stop by SIGTERM (containers, Spaces) exits normally, so the per-request folders are deleted.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     get = _Lazy(load_animator)
-    get()  # load the models before serving, so the first visitor does not wait for it
+    get().space.read_text("calm")  # load the models (and the text encoder) before serving: no first-visitor wait
     build_demo(get).launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
                            server_port=_env("GRADIO_SERVER_PORT", int, 7860), allowed_paths=[str(ASSETS)])
 

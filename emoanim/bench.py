@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from emoanim.audio.io import load_audio, save_wav
+from emoanim.errors import EmoAnimError
 from emoanim.pipeline import Animator, AnimatorConfig, EmotionSource
 from emoanim.render.clip import render_frames, render_video
 from emoanim.render.renderer import FaceRenderer, RenderConfig
@@ -222,7 +223,53 @@ def bench_generate(seconds: float = 10.0, steps: int | None = None, guidance: fl
             "sample_median_s": float(np.median(times)), "realtime_factor": seconds / float(np.median(times))}
 
 
-BENCHMARKS = {"render": bench_render, "e2e": bench_e2e, "generate": bench_generate}
+# Typed emotions a user might give; none is in a training pool, so nothing is cached by training.
+TEXT_PROBES = ("livid", "over the moon", "just lost my dog", "a bit on edge", "not happy at all", "happy but nervous",
+               "quietly furious", "bored stiff", "wrinkling my nose at it", "what a lovely surprise")
+
+
+def bench_text(checkpoints: str | Path = CHECKPOINTS_DIR, repeats: int = 3) -> dict[str, float]:
+    """Reading free text into an emotion vector once the text encoder is loaded (no cache hits)."""
+    import torch  # lazy: start-up time
+
+    from emoanim.binding.space import EmotionSpace
+
+    t0 = time.perf_counter()
+    space = EmotionSpace.from_pretrained(Path(checkpoints) / "emotion_space")
+    space.read_text("calm")  # loads (and checks) the text encoder
+    load_s = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        for text in TEXT_PROBES:
+            space.text_encoder.clear_cache()
+            t0 = time.perf_counter()
+            space.read_text(text)
+            times.append(time.perf_counter() - t0)
+    return {"text_encoder": space.config.text_encoder, "threads": torch.get_num_threads(), "load_s": load_s,
+            "read_median_ms": 1000 * float(np.median(times)), "read_p90_ms": 1000 * float(np.quantile(times, 0.9))}
+
+
+def bench_track(video: str | Path | None = None, size: int = 640) -> dict[str, float]:
+    """Face tracking frames per second (decode + MediaPipe + curves) of a face video scaled to ``size`` px
+    wide (640 x 480 for a 4:3 video); default: the real-face set's 20 s video (``data real-faces``)."""
+    from emoanim.face.tracking import TrackConfig, track_face
+
+    video = Path(video) if video else Path("data/real_faces/sad_to_laughing.mp4")
+    if not video.is_file():
+        raise EmoAnimError(f"no face video at {video}: run `python -m emoanim data real-faces data/real_faces` or "
+                           "give --video PATH")
+    track_face(video, TrackConfig(max_side=size, max_seconds=2.0e4))  # warm-up (model load, caches)
+    frames = []
+    t0 = time.perf_counter()
+    motion = track_face(video, TrackConfig(max_side=size, max_seconds=2.0e4),
+                        progress=lambda done, total: frames.append(done))
+    took = time.perf_counter() - t0
+    return {"video": video.name, "max_side": size, "frames": frames[-1], "seconds": took,
+            "frames_per_s": frames[-1] / took, "curves_frames": motion.num_frames}
+
+
+BENCHMARKS = {"render": bench_render, "e2e": bench_e2e, "generate": bench_generate, "text": bench_text,
+              "track": bench_track}
 
 
 def run_benchmark(target: str, **options) -> dict[str, float]:

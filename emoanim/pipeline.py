@@ -53,11 +53,11 @@ if TYPE_CHECKING:
     from emoanim.audio.content import ContentInfo
 
 MIN_SECONDS = 0.5  # the emotion encoder's shortest input
-SOURCE_KINDS = ("label", "text", "audio", "motion", "auto")
+SOURCE_KINDS = ("label", "text", "audio", "motion", "face", "auto")
 RENDERED_RIG = "arkit"  # the rig the pipeline renders (FLAME needs its licensed model file: use the CLI)
 
 ProgressFn = Callable[[float, str], None]  # (fraction done 0..1, stage description)
-SourceKind = Literal["label", "text", "audio", "motion", "auto"]
+SourceKind = Literal["label", "text", "audio", "motion", "face", "auto"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,7 +94,8 @@ class EmotionSource:
 
     ``kind``: ``label`` (``emotion`` + ``intensity`` 1-3), ``text`` (free text), ``audio`` (a
     speech file whose mood to borrow, ``path``), ``motion`` (a reference motion file ``path``:
-    .npz, Live Link Face .csv or .json) or ``auto`` (the emotion heard in the input speech).
+    .npz, Live Link Face .csv or .json), ``face`` (a video or photo of a face, ``path``, tracked into a
+    reference motion) or ``auto`` (the emotion heard in the input speech).
     """
 
     kind: SourceKind = "label"
@@ -125,6 +126,10 @@ class EmotionSource:
         return cls("motion", path=path)
 
     @classmethod
+    def from_face(cls, path: str | Path) -> "EmotionSource":
+        return cls("face", path=path)
+
+    @classmethod
     def auto(cls) -> "EmotionSource":
         return cls("auto")
 
@@ -133,7 +138,7 @@ class EmotionSource:
             return f"{self.emotion} (intensity {self.intensity})"
         if self.kind == "text":
             return f"text {self.text!r}"
-        if self.kind in ("audio", "motion"):
+        if self.kind in ("audio", "motion", "face"):
             return f"{self.kind} {Path(self.path).name if self.path else '?'}"
         return "auto (from the input speech)"
 
@@ -145,8 +150,8 @@ MAX_KEYFRAMES = 64
 
 
 def parse_keyframe(spec: str) -> Keyframe:
-    """'TIME:LABEL[:INTENSITY]', 'TIME:text:WORDS', 'TIME:audio:PATH', 'TIME:motion:PATH' or 'TIME:auto'
-    (the CLI's ``--emotion-at``) -> (seconds, EmotionSource)."""
+    """'TIME:LABEL[:INTENSITY]', 'TIME:text:WORDS', 'TIME:audio:PATH', 'TIME:motion:PATH', 'TIME:face:PATH'
+    or 'TIME:auto' (the CLI's ``--emotion-at``) -> (seconds, EmotionSource)."""
     time_text, _, rest = str(spec).partition(":")
     try:
         seconds = float(time_text.strip().rstrip("s"))
@@ -156,7 +161,7 @@ def parse_keyframe(spec: str) -> Keyframe:
     kind = kind.strip()
     if kind == "text":
         return seconds, EmotionSource.from_text(value)
-    if kind in ("audio", "motion"):
+    if kind in ("audio", "motion", "face"):
         if not value.strip():
             raise EmoAnimError(f"keyframe '{spec}': give the {kind} file after '{kind}:'")
         return seconds, EmotionSource(kind, path=value.strip())
@@ -219,6 +224,14 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     sampling: Sampling | None = None  # the settings the motion was sampled with
     content_info: ContentInfo | None = None  # where the lips came from: route, text (.describe() for a line)
+    readings: list[str] = field(default_factory=list)  # what each read source (words, a voice) was read as
+
+
+def _noted(reading, notes: list[str] | None) -> np.ndarray:
+    """A reading's vector, its line added to ``notes``."""
+    if notes is not None:
+        notes.append(reading.describe())
+    return reading.vector
 
 
 def check_avatar(avatar: str | None) -> str | None:
@@ -393,8 +406,10 @@ class Animator:
             raise EmoAnimError("no reference motion file given: upload a .npz, .csv or .json motion")
         return load_motion_file(path, expect_rig=self.generator.rig)
 
-    def embed_source(self, source: EmotionSource, speech: np.ndarray | None = None) -> np.ndarray:
-        """One emotion source -> unit vector. ``speech`` (16 kHz) is the input, for ``auto``."""
+    def embed_source(self, source: EmotionSource, speech: np.ndarray | None = None,
+                     notes: list[str] | None = None) -> np.ndarray:
+        """One emotion source -> unit vector. ``speech`` (16 kHz) is the input, for ``auto``. ``notes``: gets
+        one line per source that is read rather than given (words, a voice): what it was read as."""
         if not isinstance(source, EmotionSource):
             raise EmoAnimError(f"the emotion source must be an EmotionSource, got {type(source).__name__}")
         if source.kind == "label":
@@ -404,21 +419,28 @@ class Animator:
         if source.kind == "text":
             if source.text is None or not str(source.text).strip():
                 raise EmoAnimError("the emotion text is empty: describe the emotion, e.g. 'quietly furious'")
-            return self.space.embed(text=str(source.text))
+            return _noted(self.space.read_text(str(source.text)), notes)
         if source.kind == "audio":
             if source.path is None:
                 raise EmoAnimError("no reference audio given: upload a speech clip whose emotion to borrow")
-            return self.space.embed(audio=self.read_audio(source.path, "the emotion reference audio"))
+            wave = self.read_audio(source.path, "the emotion reference audio")
+            return _noted(self.space.read_audio(wave, f"the voice of {Path(source.path).name}"), notes)
         if source.kind == "motion":
             return self.space.embed(motion=self.load_reference_motion(source.path))
+        if source.kind == "face":
+            if source.path is None:
+                raise EmoAnimError("no face given: upload a video or photo of the face whose emotion to borrow")
+            from emoanim.face.tracking import TrackConfig, track_face  # lazy: MediaPipe start-up
+
+            return self.space.embed(motion=track_face(source.path, TrackConfig(max_seconds=self.config.max_seconds)))
         if speech is None:
             raise EmoAnimError("the 'auto' emotion needs the input speech")
-        return self.space.embed(audio=speech)
+        return _noted(self.space.read_audio(speech, "the input speech"), notes)
 
     def embed_emotion(self, source: EmotionSource, blend: Blend | None = None,
-                      speech: np.ndarray | None = None) -> np.ndarray:
+                      speech: np.ndarray | None = None, notes: list[str] | None = None) -> np.ndarray:
         """The emotion embedding: one source, or ``(1 - w) * source + w * blend_source``."""
-        z = self.embed_source(source, speech)
+        z = self.embed_source(source, speech, notes)
         if blend is None:
             return z
         other, weight = blend
@@ -427,7 +449,7 @@ class Animator:
             raise EmoAnimError(f"the blend weight must be between 0 and 1, got {weight:g}")
         if weight == 0.0:
             return z
-        return self.space.blend([(z, 1.0 - weight), (self.embed_source(other, speech), weight)])
+        return self.space.blend([(z, 1.0 - weight), (self.embed_source(other, speech, notes), weight)])
 
     # ---- stage 3: motion ---------------------------------------------------------------------
 
@@ -451,28 +473,29 @@ class Animator:
         return motion
 
     def embed_timeline(self, keyframes: Sequence[Keyframe], num_frames: int, speech: np.ndarray | None = None,
-                       transition_s: float | None = None) -> np.ndarray:
+                       transition_s: float | None = None, notes: list[str] | None = None) -> np.ndarray:
         """A timeline -> the style of every frame [num_frames, E] (``binding.timeline.style_track``)."""
         fps = self.generator.fps
         duration = num_frames / fps if speech is None else speech.size / SAMPLE_RATE
         keys = check_timeline(keyframes, duration)
-        vectors = [(t, self.embed_source(source, speech)) for t, source in keys]
+        vectors = [(t, self.embed_source(source, speech, notes)) for t, source in keys]
         return style_track(vectors, num_frames, fps, **({} if transition_s is None else
                                                         {"transition_s": transition_s}))
 
     def _animate(self, audio, source: Emotion, sampling: Sampling, blend: Blend | None,
-                 stages: _Stages, transcript: str | None = None) -> tuple[Motion, np.ndarray, ContentInfo]:
+                 stages: _Stages, transcript: str | None = None,
+                 notes: list[str] | None = None) -> tuple[Motion, np.ndarray, ContentInfo]:
         stages.start("audio read", 0.0, "reading audio")
         wave = self.read_audio(audio)
         num_frames = frames_for_duration(wave.size / SAMPLE_RATE, self.generator.fps)
         stages.start("emotion embed", 0.04, "embedding emotion")
         if isinstance(source, EmotionSource):
-            style = self.embed_emotion(source, blend, wave)
+            style = self.embed_emotion(source, blend, wave, notes)
         elif blend is not None:
             raise EmoAnimError("a blend and an emotion timeline cannot be combined: put the second emotion in a "
                                "keyframe")
         else:
-            style = self.embed_timeline(source, num_frames, wave)
+            style = self.embed_timeline(source, num_frames, wave, notes=notes)
         stages.start("content encode", 0.08, "aligning the transcript" if transcript else "reading what is said")
         from emoanim.audio.content import encode_content  # lazy: start-up time (torch)
 
@@ -565,8 +588,9 @@ class Animator:
         timings: dict[str, float] = {}
         stages = _Stages(progress, timings)
         share = 0.5 if out_mp4 is not None else 1.0
+        readings: list[str] = []
         motion, style, content_info = self._animate(audio, source, sampling, blend, stages.sub(0.0, share),
-                                                    transcript)
+                                                    transcript, readings)
         video = None
         if out_mp4 is not None:
             video = self._render(motion, audio, out_mp4, avatar, config, stages.sub(share, 1.0))
@@ -577,7 +601,7 @@ class Animator:
                 if video is not None:  # all or nothing
                     video.unlink(missing_ok=True)
                 raise
-        return Result(motion, video, style, timings, sampling, content_info)
+        return Result(motion, video, style, timings, sampling, content_info, readings)
 
     def export(self, motion: Motion, folder: str | Path, stem: str = "motion") -> Exports:
         """Write ``stem.npz``, ``stem.csv`` (Live Link Face, arkit only) and ``stem_curves.png``."""

@@ -78,6 +78,24 @@ def test_api_reference_motion_and_audio_sources(client, tmp_path):
     assert probe_media(video["video"] if isinstance(video, dict) else video).has_audio
 
 
+@pytest.mark.slow
+def test_api_face_source_and_text_reading(client):
+    pytest.importorskip("mediapipe")
+    faces = ROOT / "data" / "real_faces"
+    if not (faces / "posed_happy.jpg").is_file():
+        from emoanim.data.realfaces import build_face_set
+
+        build_face_set(faces)
+    video, *_, info = client.predict(**_args(ASSETS / "happy.ogg", source_kind="Borrow from a face",
+                                             face_photo=handle_file(str(faces / "posed_happy.jpg"))),
+                                     api_name="/generate")
+    assert probe_media(video["video"] if isinstance(video, dict) else video).has_audio
+    assert "face posed_happy.jpg" in info and "nearest: happy" in info
+    *_, info = client.predict(**_args(ASSETS / "happy.ogg", source_kind="Describe it in words", text="livid"),
+                              api_name="/generate")
+    assert "Emotion: &#x27;livid&#x27; read as angry" in info or "Emotion: 'livid' read as angry" in info
+
+
 def test_api_emotion_over_time(client):
     table = {"headers": ["time (s)", "emotion", "intensity", "or in words"],
              "data": [[0, "happy", 3, ""], [1.5, "sad", 3, ""], [2.0, "", None, "quietly furious"]]}
@@ -90,7 +108,7 @@ def test_api_emotion_over_time(client):
 @pytest.mark.parametrize(
     "case, message",
     [("silent", "silent"), ("late-keyframe", "after the end of the speech"), ("bad-time", "not a time"), ("empty-text", "emotion text is empty"), ("motion-wrong-kind", "Invalid file type"),
-     ("no-reference", "no reference voice clip")],
+     ("no-reference", "no reference voice clip"), ("no-face", "no face: take a photo")],
 )
 def test_api_errors_are_messages(client, tmp_path, case, message):
     from gradio_client.exceptions import AppError
@@ -105,6 +123,8 @@ def test_api_errors_are_messages(client, tmp_path, case, message):
         overrides = {"source_kind": "Borrow from a motion file", "ref_motion": handle_file(str(ASSETS / "sad.mp3"))}
     if case == "no-reference":
         overrides = {"source_kind": "Borrow from a voice clip"}
+    if case == "no-face":
+        overrides = {"source_kind": "Borrow from a face"}
     if case in ("late-keyframe", "bad-time"):
         time = 30 if case == "late-keyframe" else "soon"
         overrides = {"source_kind": "Emotion over time",

@@ -52,3 +52,15 @@ def test_torchrun_two_cpu_processes_train_one_generator(tmp_path):
     take = gen.sample(np.zeros((100, gen.config.denoiser.content_dim), np.float32),
                       np.eye(gen.config.denoiser.style_dim, dtype=np.float32)[0], 50, steps=2)
     assert take.shape == (50, len(gen.param_names)) and np.isfinite(take).all() and gen.behaviour is not None
+    # `train behaviour` retrains the stream alone into it: the denoiser stays bit for bit.
+    from emoanim.train.behaviour import BehaviourRetrainConfig, BehaviourTrainConfig, retrain_behaviour
+
+    again = retrain_behaviour(BehaviourRetrainConfig(
+        generator=out, corpus=corpus, out=tmp_path / "gen2", content=ROOT / "checkpoints" / "content_encoder",
+        space=ROOT / "checkpoints" / "emotion_space", behaviour=BehaviourTrainConfig(steps=3, seed=1),
+        threads=1, log=lambda *_: None))
+    before, after = gen.state_dict(), again.state_dict()
+    assert all(np.array_equal(before[k].numpy(), after[k].numpy()) for k in before if not k.startswith("behaviour."))
+    assert any(not np.array_equal(before[k].numpy(), after[k].numpy()) for k in before if k.startswith("behaviour."))
+    record = json.loads((tmp_path / "gen2" / "training.json").read_text())
+    assert record["behaviour"]["steps"] == 3 and record["behaviour"]["command"].startswith("python -m emoanim train behaviour")

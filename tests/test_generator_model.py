@@ -107,7 +107,8 @@ SENTENCES = ("Bob and Pam may buy my big map on Monday, but Tom wants a hot cup 
 
 @pytest.fixture(scope="module")
 def takes(models):
-    """Takes of four unseen-voice sentences x four emotions x two seeds (the default sampler)."""
+    """Takes of four unseen-voice sentences x four emotions x two seeds (the default sampler); every take has
+    its own seed (with one seed pair for all, every take draws the same noise: one draw's statistics)."""
     content_encoder, generator, space = models
     voices = [v for v in split_voices(tts.list_voices(), 0)["test"] if v.engine in ("espeak", "flite")][:2]
     out = []
@@ -117,7 +118,7 @@ def takes(models):
         frames = frames_for_duration(speech.duration, generator.fps)
         for emotion in ("neutral", "happy", "sad", "angry"):
             style = space.embed(emotion=emotion, intensity=2)
-            out.append([generator.sample(content, style, frames, seed=seed) for seed in (0, 1)])
+            out.append([generator.sample(content, style, frames, seed=2 * len(out) + s) for s in (0, 1)])
     return out
 
 

@@ -331,9 +331,20 @@ def test_cli_emotion_timeline(tmp_path, capsys):
                                 "--steps", STEPS, "--size", SIZE, "--device", "cpu", "--checkpoints",
                                 checkpoint_folder())
     assert code == 0, err
+    assert "emotion: 'on the verge of tears' read as sad" in stdout  # what the words were read as, for the user
     assert_playable(out, clip_seconds(CLIP))
     # The video is cut to the audio (2.646 s = 66.2 frames): its last, partial frame may be dropped.
     assert 0 <= load_motion(motion).num_frames - probe_media(out).num_video_frames <= 1
+
+
+def test_read_sources_are_reported(animator):
+    from emoanim.pipeline import EmotionSource
+
+    result = animator.generate(CLIP, EmotionSource.from_text("livid"), None, steps=STEPS,
+                               blend=(EmotionSource.auto(), 0.3))
+    assert len(result.readings) == 2
+    assert result.readings[0].startswith("'livid' read as ")  # (which emotion: test_text_backbones)
+    assert result.readings[1].startswith("the input speech ")  # read as an emotion, or neutral when unsure
 
 
 def test_timeline_styles_every_frame(animator):

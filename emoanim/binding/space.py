@@ -8,12 +8,14 @@ binding, centred here on the rig's motion parameters).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from emoanim.audio.io import is_silent, load_audio
@@ -24,8 +26,9 @@ from emoanim.binding.motion_encoder import MotionEncoder, MotionEncoderConfig
 from emoanim.errors import EmoAnimError
 from emoanim.motion import Motion
 from emoanim.persistence import Pretrained
+from emoanim.text.backbones import DEFAULT_BACKBONE
 from emoanim.text.encoder import TextEncoder
-from emoanim.vocabulary import NUM_CLASSES, SAMPLE_RATE, VALID_CLASSES, class_label, label_class
+from emoanim.vocabulary import EMOTIONS, NUM_CLASSES, SAMPLE_RATE, VALID_CLASSES, class_label, label_class
 
 MIN_SPEECH_SECONDS = 0.5  # an emotion reference clip needs this much speech
 MIN_MOTION_FRAMES = 10  # ... and a reference motion this many frames (0.4 s at 25 fps)
@@ -42,17 +45,54 @@ def upgrade_config(config: dict) -> dict:
     return {k: v for k, v in config.items() if k not in LEGACY_SETTINGS}
 
 
+# Free text: clauses split at these words and marks ("happy but nervous"). Below these confidences (the
+# space's probability of the emotion it read) a reading falls back to neutral: typed words rarely mislead,
+# a voice's mood often does (real speech is unlike the synthetic voices the audio side learned from).
+CLAUSE_BREAK = re.compile(r"\s*(?:[,;]|\bbut\b|\byet\b|\band\b|\bwhile\b|\bthough\b)\s*", re.IGNORECASE)
+MIN_TEXT_CONFIDENCE = 0.35
+MIN_AUDIO_CONFIDENCE = 0.7
+
+
+@dataclass
+class Reading:
+    """What an emotion source was read as (``EmotionSpace.read_text`` / ``read_audio``)."""
+
+    text: str  # what was read: the words, or a name for the voice ("the input speech")
+    vector: np.ndarray  # [E] the emotion vector used
+    emotion: str  # the nearest label prototype's emotion and intensity
+    intensity: int
+    confidence: float  # the space's probability of that emotion (0-1)
+    parts: list[tuple[str, str, float]]  # a mixture's clauses: (clause, emotion, confidence); [] for one reading
+    fallback: bool  # too unsure: neutral was used instead
+
+    guess: str = ""  # with a fallback: the emotion it would have been
+
+    def describe(self) -> str:
+        """One line for the user, e.g. "'livid' read as angry 3 (confidence 0.93)"."""
+        if self.fallback:
+            return (f"{self.text} carries no clear emotion (best guess {self.guess}, confidence {self.confidence:.2f}): "
+                    "read as neutral; name an emotion to change it")
+        if self.parts:
+            mix = " + ".join(f"{e} ('{p}', {c:.2f})" for p, e, c in self.parts)
+            return f"{self.text} read as a blend: {mix}; nearest {self.emotion} {self.intensity}"
+        return f"{self.text} read as {self.emotion} {self.intensity} (confidence {self.confidence:.2f})"
+
+
 @dataclass
 class EmotionSpaceConfig:
     motion_encoder: MotionEncoderConfig  # the frozen motion encoder (also the emotion judge)
     audio_encoder: AudioEncoderConfig = field(default_factory=AudioEncoderConfig)  # the frozen audio encoder
-    text_dim: int = 384  # width of the text encoder's token features (all-MiniLM-L6-v2)
+    text_encoder: str = DEFAULT_BACKBONE  # the frozen text backbone: a name in text/backbones.py or a model folder
+    text_dim: int = 384  # width of its token features (384: all-MiniLM-L6-v2, 768: all-mpnet-base-v2)
     label_dim: int = 128  # width of the learnable (emotion, intensity) label embedding
     embed_dim: int = 256  # E: the emotion vector's dimension
     adapter_hidden: int = 256  # hidden width of every adapter
     # The text adapter also sees the mean of the token features (the sentence embedding) as one
     # more step; off for spaces trained before ``train text-adapter`` existed.
     text_sentence_token: bool = False
+    # False: the text adapter reads only the sentence step (the mean token feature, normalised as
+    # sentence-transformers does), not the tokens: what a sentence encoder was trained to make meaningful.
+    text_tokens: bool = True
 
 
 class EmotionSpace(Pretrained, nn.Module):
@@ -97,7 +137,10 @@ class EmotionSpace(Pretrained, nn.Module):
     @property
     def text_encoder(self) -> TextEncoder:
         if self._text_encoder is None:
-            self._text_encoder = TextEncoder()
+            self._text_encoder = TextEncoder(self.config.text_encoder)
+        if self._text_encoder.dim != self.config.text_dim:
+            raise EmoAnimError(f"this emotion space reads {self.config.text_dim}-d text features "
+                               f"({self.config.text_encoder}), but its text encoder gives {self._text_encoder.dim}-d")
         return self._text_encoder
 
     # --- batched emotion vectors (tensors), used by training and evaluation -------------------
@@ -119,6 +162,8 @@ class EmotionSpace(Pretrained, nn.Module):
 
     def text_input(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """What the text adapter reads: token features [B, L, H] and mask (+ the sentence step if configured)."""
+        if not self.config.text_tokens:  # the sentence step alone: [B, 1, H]
+            return self.text_encoder.sentence(texts)[:, None], torch.ones(len(texts), 1, dtype=torch.bool)
         tokens, mask = self.text_encoder.encode(texts)
         return with_mean_token(tokens, mask) if self.config.text_sentence_token else (tokens, mask)
 
@@ -159,11 +204,9 @@ class EmotionSpace(Pretrained, nn.Module):
         if emotion is not None:
             vector = self.embed_labels(torch.tensor([label_class(emotion, intensity)]))
         elif text is not None:
-            if not text.strip():
-                raise EmoAnimError("the emotion text is empty: describe the emotion, e.g. 'quietly furious'")
-            vector = self.embed_texts([text.strip()])
+            return self.read_text(text).vector
         elif audio is not None:
-            vector = self.embed_audio(torch.from_numpy(self._speech(audio))[None])
+            return self.read_audio(audio).vector
         else:
             vector = self.embed_motion(torch.from_numpy(self._motion_params(motion))[None])
         return vector[0].numpy().astype(np.float32)
@@ -210,6 +253,62 @@ class EmotionSpace(Pretrained, nn.Module):
         if norm < 1e-6:
             raise EmoAnimError("these emotions cancel out; change the weights")
         return (mixed / norm).astype(np.float32)
+
+    @torch.no_grad()
+    def emotion_probabilities(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Emotion vectors [N, E] -> [N, emotions]: the space's own softmax over the label prototypes
+        (its InfoNCE temperature), summed over each emotion's intensities."""
+        self.eval()
+        logits = self.log_scale.exp() * vectors @ self.prototypes()[VALID_CLASSES].T
+        per_class = logits.softmax(-1)
+        out = torch.zeros(len(vectors), len(EMOTIONS))
+        return out.index_add_(1, torch.tensor([EMOTIONS.index(class_label(c)[0]) for c in VALID_CLASSES]), per_class)
+
+    @torch.no_grad()
+    def read_text(self, text: str, min_confidence: float = MIN_TEXT_CONFIDENCE) -> Reading:
+        """Free text -> its emotion vector and what it was read as. A text whose clauses ("happy but
+        nervous") read as different emotions gets the blend of its clauses; a reading less sure than
+        ``min_confidence`` falls back to neutral, and says so."""
+        if not isinstance(text, str) or not text.strip():
+            raise EmoAnimError("the emotion text is empty: describe the emotion, e.g. 'quietly furious'")
+        text = " ".join(text.split())
+        clauses = [c for c in CLAUSE_BREAK.split(text) if c and any(ch.isalpha() for ch in c)]
+        pieces = [text] + (clauses if len(clauses) > 1 else [])
+        vectors = self.embed_texts(pieces)  # [1 + clauses, E]
+        probs = self.emotion_probabilities(vectors)
+        best = probs.argmax(1).tolist()
+        read = [(p, EMOTIONS[b], float(probs[i, b])) for i, (p, b) in enumerate(zip(pieces, best))]
+        # Clauses that carry an emotion (a neutral "ugh" or "wait" next to one does not make a mixture).
+        felt = [i for i, (_, e, _) in enumerate(read) if i > 0 and e != "neutral"]
+        if len({read[i][1] for i in felt}) > 1:  # different emotions: a mixture, blended equally
+            vector = F.normalize(vectors[felt].mean(0), dim=0)
+            parts = [read[i] for i in felt]
+        elif felt and read[0][1] == "neutral":  # one emotional clause in otherwise neutral words: that one
+            vector, parts = vectors[felt[0]], [read[felt[0]]]
+        else:
+            vector, parts = vectors[0], [read[0]]
+        return self._reading(f"'{text}'", vector, min_confidence,
+                             [(p, e, round(c, 3)) for p, e, c in parts] if len(parts) > 1 else [])
+
+    @torch.no_grad()
+    def read_audio(self, audio: np.ndarray | str | Path, what: str = "the voice clip",
+                   min_confidence: float = MIN_AUDIO_CONFIDENCE) -> Reading:
+        """Speech (16 kHz array or a file) -> its emotion vector and what it was read as; a reading less sure
+        than ``min_confidence`` falls back to neutral, and says so."""
+        self.eval()
+        return self._reading(what, self.embed_audio(torch.from_numpy(self._speech(audio))[None])[0], min_confidence)
+
+    def _reading(self, what: str, vector: torch.Tensor, min_confidence: float,
+                 parts: list | None = None) -> Reading:
+        emotion, intensity, _ = self.classify(vector.numpy())
+        confidence = float(self.emotion_probabilities(vector[None])[0, EMOTIONS.index(emotion)])
+        fallback = confidence < min_confidence and not parts
+        guess = f"{emotion} {intensity}"
+        if fallback:
+            vector = self.embed_labels(torch.tensor([label_class("neutral", 1)]))[0]
+            emotion, intensity = "neutral", 1
+        return Reading(what, vector.numpy().astype(np.float32), emotion, intensity, confidence, parts or [], fallback,
+                       guess if fallback else "")
 
     @torch.no_grad()
     def classify(self, vector: np.ndarray) -> tuple[str, int, float]:

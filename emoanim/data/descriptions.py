@@ -498,3 +498,68 @@ def level_words(level: int, split: str) -> frozenset[str]:
         entry = WORDS[emotion][split]
         words.update(entry.adjectives[level] + entry.manners[level])
     return frozenset(words)
+
+
+# ------------------------------------------------------------------------- negation, no emotion
+# What people also type: a denied emotion ("not happy at all") and words with no emotion in them
+# ("the table", "asdfgh"). A denied emotion reads as its absence, neutral, except denied happiness,
+# which English reads as mild unhappiness. Each pool frames negations its own way, as above.
+NEGATION_FRAMES: dict[str, tuple[str, ...]] = {
+    "train": ("not {ap}", "not {ap} at all", "not feeling {ap}", "never {ap}"),
+    "heldout": ("far from {ap}", "not the least bit {ap}", "in no way {ap}"),
+    "dev": ("anything but {ap}", "not remotely {ap}"),
+}
+NEGATED_READS_AS: dict[str, tuple[str, int]] = {e: ("sad", 1) if e == "happy" else ("neutral", 1)
+                                                for e in GRADABLE}
+
+
+@cache
+def negation_pool(emotion: str, intensity: int, split: str = "train") -> tuple[str, ...]:
+    """Denials of other emotions that read as (emotion, intensity): 'not angry at all' for neutral 1."""
+    emotion, intensity, split = _check(emotion, intensity, split)
+    out = set()
+    for denied, reads_as in NEGATED_READS_AS.items():
+        if reads_as == (emotion, intensity):
+            words = [w for w in WORDS[denied][split].adjectives[2] if " " not in w]
+            out.update(frame.format(ap=w) for frame in NEGATION_FRAMES[split] for w in words)
+    return tuple(sorted(out))
+
+
+def phrasing_pool(emotion: str, intensity: int, split: str = "train") -> tuple[str, ...]:
+    """Everything a text encoder learns (train) or is scored on (heldout, dev) for (emotion, intensity):
+    the descriptions of ``description_pool`` plus the negations that read as it."""
+    return description_pool(emotion, intensity, split) + negation_pool(emotion, intensity, split)
+
+
+def emotionless_texts(split: str, n: int, seed: int = 0) -> list[str]:
+    """``n`` texts that carry no emotion, for the text side to read as neutral: sentences of the corpus
+    grammar (whose words are neutral on purpose), lists of things, and keyboard mashing. 'train' and
+    'heldout' draw different sentences (the corpus's own train / test sentence split) and strings."""
+    from emoanim.data.sentences import CATEGORIES, SentenceGenerator, split_of_sentence
+
+    if split not in SPLITS:
+        raise EmoAnimError(f"text split must be one of {SPLITS}, got '{split}'")
+    rng = random.Random(f"emotionless-{split}-{seed}")
+    sentence_split = {"train": "train", "heldout": "test", "dev": "val"}[split]
+    generator, out, index = SentenceGenerator(seed), [], 0
+    categories = sorted(CATEGORIES)
+    letters = "qwertyuiopasdfghjklzxcvbnm"
+    while len(out) < n:
+        kind = len(out) % 3
+        if kind == 0:  # a sentence of the corpus grammar, from this split's share of the sentences
+            sentence = generator.sentence(index)
+            while split_of_sentence(sentence.id, seed) != sentence_split:
+                index += 1
+                sentence = generator.sentence(index)
+            out.append(sentence.text)
+            index += 1
+        elif kind == 1:  # a thing or two: "the brown table"
+            category = CATEGORIES[rng.choice(categories)]
+            words = rng.sample(category.nouns, rng.randint(1, 2))
+            if rng.random() < 0.5:
+                words[0] = f"{rng.choice(category.adjectives)} {words[0]}"
+            out.append(rng.choice(("the ", "a ", "")) + " and ".join(words))
+        else:  # keyboard mashing, one or two "words"
+            out.append(" ".join("".join(rng.choice(letters) for _ in range(rng.randint(3, 9)))
+                                for _ in range(rng.randint(1, 2))))
+    return out

@@ -119,8 +119,10 @@ class BehaviourStream(nn.Module):
         return (nll * m).sum() / (m.sum() * Db)
 
     @torch.no_grad()
-    def sample(self, content: torch.Tensor, style: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """content [1, kT, C], style [1, E] or [1, T, E] -> a draw [1, T, Db] (normalised units)."""
+    def sample(self, content: torch.Tensor, style: torch.Tensor, generator: torch.Generator,
+               start: torch.Tensor | None = None) -> torch.Tensor:
+        """content [1, kT, C], style [1, E] or [1, T, E] -> a draw [1, T, Db] (normalised units). ``start`` [Db]:
+        the first frame, given (the draw continues it, as training continues the data's own first frame)."""
         cond = self.conditions(content, style)[0]  # [T, H]
         T, K, Db = cond.shape[0], self.config.components, self.config.num_channels
         # All randomness drawn up front (one seed, one order): Gumbel noise picks each frame's mixture
@@ -132,6 +134,11 @@ class BehaviourStream(nn.Module):
         prev, velocity, state = cond.new_zeros(1, 1, Db), cond.new_zeros(1, 1, Db), None
         starts = self.history(x[None])[2]  # [1, T, 2]: the flags of the first two frames, as in training
         for t in range(T):
+            if t == 0 and start is not None:  # the GRU still reads the first step, as in training
+                _, state = self.rnn(self.step_inputs(prev, velocity, starts[:, :1]) + cond[0], state)
+                x[0] = start.to(x)
+                prev = x[0].view(1, 1, Db)
+                continue
             h, state = self.rnn(self.step_inputs(prev, velocity, starts[:, t : t + 1]) + cond[t], state)
             log_w, mu, sigma = self.mixture(h[0, 0])  # [K], [K, Db]
             k = int(torch.argmax(log_w + gumbel[t]))

@@ -276,8 +276,11 @@ class MotionGenerator(GeneratorBase):
             if self.behaviour is None:
                 return x
             cols = torch.from_numpy(self.behaviour_channels()).to(x.device)
-            # Its own seeded generator: the denoiser's draws stay those of a take without the stream.
-            x[..., cols] = self.behaviour.sample(content_t, style_t, torch.Generator().manual_seed(int(seed)))
+            # Its own seeded generator: the denoiser's draws stay those of a take without the stream. It starts
+            # from the denoiser's first frame: the posture (a sad head bowed, lids lowered) is the emotion's,
+            # which the denoiser reads well; the stream adds the behaviour that moves from there.
+            x[..., cols] = self.behaviour.sample(content_t, style_t, torch.Generator().manual_seed(int(seed)),
+                                                 start=x[0, 0, cols])
             return x
 
         return self.stitch(sample_window, num_frames, draw_behaviour)

@@ -26,9 +26,15 @@ from emoanim.data.clip_set import (
     motion_batch,
 )
 from emoanim.data.corpus import Corpus
-from emoanim.data.descriptions import FREE_TEXT_PROBES
+from emoanim.data.descriptions import (
+    FREE_TEXT_PROBES,
+    WORDS,
+    description_pool,
+    emotionless_texts,
+    negation_pool,
+)
 from emoanim.fileio import atomic_write
-from emoanim.vocabulary import EMOTIONS, VALID_CLASSES
+from emoanim.vocabulary import EMOTIONS, VALID_CLASSES, class_label
 
 MODALITIES = ("motion", "audio", "text", "label")
 
@@ -82,6 +88,7 @@ def evaluate_binding(space: EmotionSpace, corpus_dir: str | Path, split: str = "
     results["motion_encoder_head"] = evaluate_classifier(space.motion_encoder, motion_batch, data)
     results["audio_encoder_head"] = evaluate_classifier(space.audio_encoder, audio_batch, data)
     results["free_text"] = free_text_probes(space)
+    results["typed_text"] = typed_text_checks(space)
     if plot is not None:
         plot_space(vectors, clip_of, data.emotion, prototypes, proto_emotion, plot)
         results["plot"] = str(plot)
@@ -96,6 +103,41 @@ def free_text_probes(space: EmotionSpace) -> dict:
         rows.append({"text": text, "expected": f"{emotion} {intensity}", "predicted": f"{predicted} {level}",
                      "emotion_ok": predicted == emotion, "cos": round(cos, 3)})
     return {"emotion_acc": float(np.mean([r["emotion_ok"] for r in rows])), "probes": rows}
+
+
+@torch.no_grad()
+def typed_text_checks(space: EmotionSpace, split: str = "heldout") -> dict:
+    """What people type, on a pool never trained on (``split``): every phrasing of the pool (emotion
+    accuracy overall, for neutral and for contempt), denials ('far from merry' -> sad 1), text with no
+    emotion (-> neutral), intensity words (mean intensity read from the pool's level-1 vs level-3
+    phrasings), and mixtures of two emotions' words ('merry but jittery': both read among the parts)."""
+    texts, emotions, levels = [], [], []
+    for c in VALID_CLASSES:
+        name, level = class_label(c)
+        for t in description_pool(name, level, split):
+            texts.append(t), emotions.append(EMOTIONS.index(name)), levels.append(level)
+    emotions, levels = np.array(emotions), np.array(levels)
+    readings = [space.read_text(t) for t in texts]
+    read_emotion = np.array([EMOTIONS.index(r.emotion) for r in readings])
+    read_level = np.array([r.intensity for r in readings])
+    ok = read_emotion == emotions
+    out = {"pool": split, "phrasings": len(texts), "emotion_acc": float(ok.mean())}
+    out["per_emotion_acc"] = {e: float(ok[emotions == i].mean()) for i, e in enumerate(EMOTIONS)}
+    graded = ok & (emotions != EMOTIONS.index("neutral"))
+    out["intensity_read_mean"] = {int(k): float(read_level[graded & (levels == k)].mean()) for k in (1, 2, 3)}
+    denials = [(t, class_label(c)[0]) for c in VALID_CLASSES for t in negation_pool(*class_label(c), split)]
+    out["denial_acc"] = float(np.mean([space.read_text(t).emotion == e for t, e in denials]))
+    plain = emotionless_texts(split, 300)
+    out["emotionless_neutral"] = float(np.mean([space.read_text(t).emotion == "neutral" for t in plain]))
+    rng = np.random.default_rng(0)
+    single = {e: [w for w in WORDS[e][split].adjectives[2] if " " not in w] for e in EMOTIONS if e != "neutral"}
+    hits = []
+    for _ in range(100):
+        a, b = rng.choice(sorted(single), 2, replace=False)
+        reading = space.read_text(f"{rng.choice(single[a])} but {rng.choice(single[b])}")
+        hits.append({a, b} <= {e for _, e, _ in reading.parts})
+    out["mixture_both_read"] = float(np.mean(hits))
+    return out
 
 
 def plot_space(vectors, clip_of, clip_emotion, prototypes, proto_emotion, path: Path) -> None:
@@ -158,6 +200,26 @@ def markdown_table(results: dict) -> str:
         "|---|---|---|---|",
     ]
     lines += [f"| {r['text']} | {r['expected']} | {r['predicted']} | {r['cos']} |" for r in results["free_text"]["probes"]]
+    typed = results.get("typed_text")
+    if typed:
+        per = typed["per_emotion_acc"]
+        lines += [
+            "",
+            f"What people type, read by `EmotionSpace.read_text` on the '{typed['pool']}' pool ({typed['phrasings']} "
+            "phrasings, never trained on):",
+            "",
+            "| check | value |",
+            "|---|---|",
+            f"| emotion accuracy, every phrasing | {typed['emotion_acc']:.3f} |",
+            "| ... per emotion | " + ", ".join(f"{e} {v:.2f}" for e, v in per.items()) + " |",
+            "| intensity read, mean over phrasings of level 1 / 2 / 3 (emotion right) | "
+            + " / ".join(f"{typed['intensity_read_mean'][k]:.2f}" for k in (1, 2, 3)) + " |",
+            f"| denials read as intended ('far from merry' -> sad, 'in no way irate' -> neutral) | "
+            f"{typed['denial_acc']:.3f} |",
+            f"| text with no emotion read as neutral (sentences, things, keyboard mashing) | "
+            f"{typed['emotionless_neutral']:.3f} |",
+            f"| mixtures 'X but Y' with both emotions among the parts read | {typed['mixture_both_read']:.3f} |",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -15,7 +15,8 @@ ancestral sampler on a small subset:
   motion encoder's emotion accuracy, per control modality: label, text (a held-out description of
   the clip), audio reference and motion reference (both of *another* test clip with the same emotion
   and intensity); intensity accuracy for label control;
-- diversity: the distance between two takes (seeds 0 and 1) of the same input;
+- diversity: the distance between two takes (run seeds 0 and 1; every clip has its own take seed) of the
+  same input;
 - a guidance sweep with label control, and the fast sampler against 400 steps on the same clips.
 
 The metric functions are in ``metrics.py``; the targets, tables and figure in ``report.py``.
@@ -288,11 +289,17 @@ def control_styles(clips: EvalClips, space: EmotionSpace, judge: _Judge, chosen:
     return styles
 
 
+CLIP_SEEDS = 1_000_003  # a take's seed: run seed x this + the clip's index
+
+
 def _generate(gen: GeneratorBase, clips: EvalClips, idx: list[int], styles: dict[int, np.ndarray], guidance: float,
               steps: int, seed: int, sampler: str) -> list[np.ndarray]:
+    """One take per clip, each with its own seed (``seed`` and the clip's index): with one seed for every clip
+    all clips draw the same noise, so their blinks and glances fall on the same frames and the behaviour
+    statistics are those of one draw."""
     data = clips.data
     return [gen.sample(data.content[i], styles[i], num_frames=len(data.params[i]), guidance=guidance, steps=steps,
-                       sampler=sampler, seed=seed) for i in idx]
+                       sampler=sampler, seed=seed * CLIP_SEEDS + i) for i in idx]
 
 
 def evaluate_generator(clips: EvalClips, space: EmotionSpace, generator: MotionGenerator,

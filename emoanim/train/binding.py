@@ -9,9 +9,12 @@ Everything is seeded; the result is saved with ``EmotionSpace.save_pretrained`` 
 and validation scores in ``training.json`` beside it).
 
 ``python -m emoanim train text-adapter`` retrains the text adapter alone on a trained space (its
-other weights stay bit for bit as they are): it reads the sentence embedding as one more step, sees
-feature dropout, and keeps the epoch that best classifies the 'dev' description pool — phrasings
-that share no word with the training pool nor with the test split's held-out pool.
+other weights stay bit for bit as they are), optionally on another text backbone (``--text-encoder``):
+it reads the backbone's sentence embedding, sees feature dropout, learns the training pool's
+phrasings, their denials ('not angry at all' -> neutral) and text with no emotion (-> neutral), is
+pulled by InfoNCE onto the label prototypes (which stage 3 bound to the motion vectors), and keeps
+the epoch that best classifies the 'dev' pool — phrasings that share no word with the training pool
+nor with the test split's held-out pool.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emoanim.binding.adapter import embed_sequence, info_nce
+from emoanim.binding.adapter import Adapter, embed_sequence, info_nce
 from emoanim.binding.audio_encoder import AudioEncoderConfig
 from emoanim.binding.motion_encoder import MotionEncoderConfig
 from emoanim.binding.space import EmotionSpace, EmotionSpaceConfig
@@ -45,9 +48,10 @@ from emoanim.data.clip_set import (
     random_crop,
 )
 from emoanim.data.corpus import Corpus
-from emoanim.data.descriptions import description_pool
+from emoanim.data.descriptions import description_pool, emotionless_texts, phrasing_pool
 from emoanim.persistence import read_training
-from emoanim.vocabulary import VALID_CLASSES, class_label
+from emoanim.text.encoder import TextEncoder
+from emoanim.vocabulary import VALID_CLASSES, class_label, label_class
 
 
 @dataclass
@@ -161,9 +165,11 @@ def sample_texts(data: ClipSet, idx: np.ndarray, pools: dict, from_pool: float, 
     ]
 
 
-def _description_pools(labels: np.ndarray, split: str) -> dict[int, tuple[str, ...]]:
-    """Every phrasing of each (emotion, intensity) class in ``labels``, from one description pool."""
-    return {int(c): description_pool(*class_label(int(c)), split) for c in np.unique(labels)}
+def _description_pools(labels: np.ndarray, split: str, negations: bool = False) -> dict[int, tuple[str, ...]]:
+    """Every phrasing of each (emotion, intensity) class in ``labels``, from one description pool
+    (with ``negations``: also the denials that read as the class, ``phrasing_pool``)."""
+    pool = phrasing_pool if negations else description_pool
+    return {int(c): pool(*class_label(int(c)), split) for c in np.unique(labels)}
 
 
 def _crop_features(seqs: list[torch.Tensor], frames: tuple[int, int], rng) -> tuple[torch.Tensor, torch.Tensor]:
@@ -224,18 +230,29 @@ class TextAdapterTrainConfig:
     space: Path  # a trained emotion space: everything but its text adapter is kept exactly
     corpus: Path
     out: Path
+    text_encoder: str | None = None  # a text backbone (text/backbones.py) or model folder; None = the space's own
     seed: int = 0
     epochs: int = 8
     batch_size: int = 64
     lr: float = 1e-3
     feature_dropout: float = 0.5  # dropout on the frozen text encoder's features (training only)
     sentence_token: bool = True  # the adapter also reads the mean token feature (``text_sentence_token``)
+    tokens: bool = False  # False: it reads the sentence step alone (``text_tokens``); token features read
+    #                      held-out phrasings worse (issue-13 note)
     crop_seconds: tuple[float, float] = (2.0, 5.0)  # motion anchors: random crops, as in ``bind``
     descriptions_from_pool: float = 0.5
+    motion_weight: float = 0.0  # weight of InfoNCE onto the motion emotion vectors of the clips' crops (noisy
+    #                              anchors: measured worse on held-out phrasings than the prototypes alone)
+    prototype_weight: float = 1.0  # weight of a second InfoNCE onto the (frozen) label prototypes: every text
+    #                                  pulled onto its class's prototype, pushed from the other classes'
+    emotionless: float = 0.3  # share of neutral clips whose text is one that carries no emotion ("the table")
     dev_per_class: int = 60  # model selection: this many 'dev' pool phrasings per class (fewer if the pool is smaller)
     threads: int = 2
     limit: int | None = None
     log: Callable[[str], None] = field(default=print, repr=False)
+
+
+EMOTIONLESS_TEXTS = 3000  # emotionless training texts drawn (sentences, things, keyboard mashing)
 
 
 def dev_descriptions(per_class: int, seed: int) -> tuple[list[str], np.ndarray]:
@@ -243,7 +260,7 @@ def dev_descriptions(per_class: int, seed: int) -> tuple[list[str], np.ndarray]:
     the emotion index of each phrasing."""
     rng = np.random.default_rng(seed)
     texts, emotions = [], []
-    for label, pool in _description_pools(np.array(VALID_CLASSES), "dev").items():
+    for label, pool in _description_pools(np.array(VALID_CLASSES), "dev", negations=True).items():
         chosen = rng.permutation(len(pool))[:per_class]
         texts += [pool[i] for i in sorted(chosen)]
         emotions += [CLASS_EMOTION[label]] * len(chosen)
@@ -259,8 +276,9 @@ def text_accuracy(space: EmotionSpace, texts: list[str], emotions: np.ndarray, b
 
 
 def fit_text_adapter(space: EmotionSpace, train: ClipSet, config: TextAdapterTrainConfig) -> dict:
-    """Train ``space.adapters['text']`` from scratch with InfoNCE onto the frozen motion emotion vectors of
-    random crops (as in ``bind``); keep the epoch with the best 'dev' pool accuracy."""
+    """Train ``space.adapters['text']`` from scratch with InfoNCE onto the frozen label prototypes and/or the
+    motion emotion vectors of random crops (as in ``bind``), by the config's weights; keep the epoch with
+    the best 'dev' pool accuracy."""
     rng = np.random.default_rng(config.seed + 5)
     torch.manual_seed(config.seed + 5)
     adapter = space.adapters["text"]
@@ -268,13 +286,20 @@ def fit_text_adapter(space: EmotionSpace, train: ClipSet, config: TextAdapterTra
         if isinstance(layer, torch.nn.Linear):
             layer.reset_parameters()
     motion = frozen_features(space, train, modalities=("motion",))["motion"]
-    pools = _description_pools(train.label, "train")
+    pools = _description_pools(train.label, "train", negations=True)
+    plain = emotionless_texts("train", EMOTIONLESS_TEXTS, config.seed)
+    neutral = label_class("neutral", 1)
     dev_texts, dev_emotions = dev_descriptions(config.dev_per_class, config.seed)
     text = space.text_encoder  # frozen; encode every phrasing once, the cache serves the rest
-    phrasings = {t for p in pools.values() for t in p} | {t for d in train.descriptions for t in d} | set(dev_texts)
+    phrasings = ({t for p in pools.values() for t in p} | {t for d in train.descriptions for t in d} | set(dev_texts)
+                 | set(plain))
     text.cache_size = max(text.cache_size, len(phrasings))
     text.encode(sorted(phrasings))
     log_scale = space.log_scale.detach()
+    with torch.no_grad():
+        prototypes = space.prototypes()[VALID_CLASSES]  # [classes, E], frozen
+    class_index = torch.full((max(VALID_CLASSES) + 1,), -1, dtype=torch.long)
+    class_index[torch.tensor(VALID_CLASSES)] = torch.arange(len(VALID_CLASSES))
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=config.lr, weight_decay=0.01)
     batches = math.ceil(len(train) / config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.epochs * batches,
@@ -288,9 +313,17 @@ def fit_text_adapter(space: EmotionSpace, train: ClipSet, config: TextAdapterTra
         for idx in np.array_split(rng.permutation(len(train)), batches):
             with torch.no_grad():
                 anchors = space.embed_features("motion", *_crop_features([motion[i] for i in idx], crop_frames, rng))
-            tokens, mask = space.text_input(sample_texts(train, idx, pools, config.descriptions_from_pool, rng))
+            texts = sample_texts(train, idx, pools, config.descriptions_from_pool, rng)
+            for j, i in enumerate(idx):  # neutral clips also anchor text with no emotion in it
+                if train.label[i] == neutral and rng.random() < config.emotionless:
+                    texts[j] = plain[int(rng.integers(len(plain)))]
+            tokens, mask = space.text_input(texts)
             text_vectors = embed_sequence(adapter, F.dropout(tokens, config.feature_dropout), mask)
-            loss = info_nce(text_vectors, anchors, torch.from_numpy(train.label[idx]), log_scale)
+            labels = torch.from_numpy(train.label[idx])
+            loss = config.motion_weight * info_nce(text_vectors, anchors, labels, log_scale)
+            if config.prototype_weight:
+                logits = text_vectors @ prototypes.T * log_scale.exp()
+                loss = loss + config.prototype_weight * F.cross_entropy(logits, class_index[labels])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -306,6 +339,15 @@ def fit_text_adapter(space: EmotionSpace, train: ClipSet, config: TextAdapterTra
     return best
 
 
+def use_text_backbone(space: EmotionSpace, encoder: TextEncoder) -> None:
+    """Give ``space`` another frozen text backbone and a fresh text adapter of its width (to be trained)."""
+    space.config.text_encoder, space.config.text_dim = encoder.name, encoder.dim
+    old = space.adapters["text"]
+    space.adapters["text"] = Adapter(encoder.dim, space.config.embed_dim, space.config.adapter_hidden)
+    space.adapters["text"].to(next(old.parameters()).device)
+    space._text_encoder = encoder
+
+
 def train_text_adapter(config: TextAdapterTrainConfig) -> EmotionSpace:
     """Retrain the text adapter of a saved space; its other weights are checked unchanged before saving."""
     torch.manual_seed(config.seed)
@@ -314,7 +356,9 @@ def train_text_adapter(config: TextAdapterTrainConfig) -> EmotionSpace:
     space.requires_grad_(False)
     space.adapters["text"].requires_grad_(True)
     kept = {k: v.clone() for k, v in space.state_dict().items() if not k.startswith("adapters.text.")}
-    space.config.text_sentence_token = config.sentence_token
+    space.config.text_sentence_token, space.config.text_tokens = config.sentence_token, config.tokens
+    if config.text_encoder is not None and config.text_encoder != space.config.text_encoder:
+        use_text_backbone(space, TextEncoder(config.text_encoder))
     train = load_split(Corpus(config.corpus), "train", config.limit)
     config.log(f"corpus {config.corpus}: {len(train)} train clips; text adapter of {config.space}")
     result = fit_text_adapter(space, train, config)

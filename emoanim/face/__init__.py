@@ -1,0 +1,1 @@
+"""Faces on camera: MediaPipe face tracking to ARKit curves (performance capture, an emotion source)."""
