@@ -92,14 +92,11 @@ def cmd_track(args: argparse.Namespace) -> None:
     """Performance capture: a face video -> ARKit curves (npz, Live Link Face CSV) and a render on an avatar."""
     from emoanim.face.tracking import TrackConfig, track_face  # lazy: start-up time (MediaPipe)
     from emoanim.motion.livelink import export_csv
-    from emoanim.render.video import check_output_path
+    from emoanim.pipeline import check_output
 
-    outputs = {".npz": args.out, ".csv": args.csv, ".mp4": args.mp4}
-    for suffix, path in outputs.items():  # every output checked before the slow parts
-        if path is not None:
-            if path.suffix.lower() != suffix:
-                raise EmoAnimError(f"the output {path} should end in {suffix}")
-            check_output_path(path)
+    for suffix, path in {".npz": args.out, ".csv": args.csv, ".mp4": args.mp4}.items():
+        if path is not None:  # every output checked before the slow parts
+            check_output(path, suffix)
     config = _render_config(args) if args.mp4 else None
     bar = _ProgressLine()
     try:

@@ -51,6 +51,7 @@ from emoanim.vocabulary import (
 
 if TYPE_CHECKING:
     from emoanim.audio.content import ContentInfo
+    from emoanim.binding.space import Reading
 
 MIN_SECONDS = 0.5  # the emotion encoder's shortest input
 SOURCE_KINDS = ("label", "text", "audio", "motion", "face", "auto")
@@ -227,7 +228,7 @@ class Result:
     readings: list[str] = field(default_factory=list)  # what each read source (words, a voice) was read as
 
 
-def _noted(reading, notes: list[str] | None) -> np.ndarray:
+def _noted(reading: Reading, notes: list[str] | None) -> np.ndarray:
     """A reading's vector, its line added to ``notes``."""
     if notes is not None:
         notes.append(reading.describe())
@@ -416,10 +417,8 @@ class Animator:
             if not source.emotion:
                 raise EmoAnimError("pick an emotion")
             return self.space.embed(emotion=source.emotion, intensity=source.intensity)
-        if source.kind == "text":
-            if source.text is None or not str(source.text).strip():
-                raise EmoAnimError("the emotion text is empty: describe the emotion, e.g. 'quietly furious'")
-            return _noted(self.space.read_text(str(source.text)), notes)
+        if source.kind == "text":  # (read_text refuses empty text)
+            return _noted(self.space.read_text("" if source.text is None else str(source.text)), notes)
         if source.kind == "audio":
             if source.path is None:
                 raise EmoAnimError("no reference audio given: upload a speech clip whose emotion to borrow")

@@ -64,7 +64,6 @@ class Reading:
     confidence: float  # the space's probability of that emotion (0-1)
     parts: list[tuple[str, str, float]]  # a mixture's clauses: (clause, emotion, confidence); [] for one reading
     fallback: bool  # too unsure: neutral was used instead
-
     guess: str = ""  # with a fallback: the emotion it would have been
 
     def describe(self) -> str:

@@ -178,10 +178,8 @@ def _curves(times: np.ndarray, faces: list[FaceFrame], name: str, config: TrackC
     if crowded.mean() > config.max_crowded_share:
         raise EmoAnimError(f"{name} shows several faces in {crowded.mean():.0%} of its frames; crop it to the one "
                            "face to read")
-    rows = np.stack([_frame_curves(f.blendshapes[0], f.rotations[0]) if s else np.zeros(len(ARKIT_PARAMS))
-                     for f, s in zip(faces, seen)])
+    rows = np.stack([_frame_curves(f.blendshapes[0], f.rotations[0]) for f, s in zip(faces, seen) if s])
     at = times[seen]
-    rows = rows[seen]
     if len(rows) >= config.smooth_frames > 2:
         from scipy.signal import savgol_filter  # lazy: start-up time
 

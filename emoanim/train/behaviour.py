@@ -18,10 +18,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from emoanim.data.generator_set import GeneratorData, crop_batch
+from emoanim.binding.space import EmotionSpace
+from emoanim.data.generator_set import GeneratorData, crop_batch, prepare
+from emoanim.diffusion import load_generator
 from emoanim.diffusion.behaviour import BehaviourConfig, BehaviourStream
 from emoanim.diffusion.generator import MotionGenerator
 from emoanim.errors import EmoAnimError
+from emoanim.persistence import read_training
 from emoanim.rigs import params_in_groups, rig_param_groups
 
 
@@ -110,11 +113,6 @@ class BehaviourRetrainConfig:
 def retrain_behaviour(config: BehaviourRetrainConfig) -> MotionGenerator:
     """Train a new behaviour stream into a saved generator, as ``train generator`` does after its
     denoiser (same data, same seed gives the same stream); every other weight is checked unchanged."""
-    from emoanim.binding.space import EmotionSpace  # lazy: training-only imports
-    from emoanim.data.generator_set import prepare
-    from emoanim.diffusion import load_generator
-    from emoanim.persistence import read_training
-
     torch.set_num_threads(config.threads)
     gen = load_generator(config.generator)
     if not isinstance(gen, MotionGenerator):
