@@ -22,13 +22,20 @@ system-deps:
 # The app's real-browser test drives Debian's chromium with Playwright (Playwright's own browser
 # download does not work offline), so the test target also needs it.
 TEST_PACKAGES := chromium
+# The Khronos glTF validator and three.js (npm) check the .glb exports in the tests.
+NODE_PACKAGES := gltf-validator@2.0.0-dev.3.10 three@0.170.0
 
 test-deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	if ! dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1; then \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(TEST_PACKAGES); \
+	fi; \
+	if ! command -v npm >/dev/null 2>&1; then \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; \
 	fi
+	@[ -d .cache/node/node_modules/three ] && [ -d .cache/node/node_modules/gltf-validator ] || \
+		npm install --silent --no-audit --no-fund --prefix .cache/node $(NODE_PACKAGES)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)

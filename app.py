@@ -212,7 +212,7 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                 audio or None, source, folder / "emoanim.mp4", guidance=guidance, steps=steps, seed=seed,
                 blend=blend, avatar=avatar or None, size=size, progress=lambda f, stage: progress(f, desc=stage),
                 transcript=transcript or None)
-            exports = anim.export(result.motion, folder, stem="emoanim")
+            exports = anim.export(result.motion, folder, stem="emoanim", avatar=avatar or None)
             t, sampling = result.timings, result.sampling
             if over_time:
                 nearest_text = ""
@@ -229,7 +229,8 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                 info += f"  \n{html.escape(result.content_info.describe())}"
             for line in result.readings:
                 info += f"  \nEmotion: {html.escape(line)}"
-            return str(result.video), str(exports.npz), str(exports.csv), str(exports.plot), info
+            glb = None if exports.glb is None else str(exports.glb)
+            return str(result.video), str(exports.npz), str(exports.csv), glb, glb, str(exports.plot), info
         except EmoAnimError as exc:
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -324,12 +325,14 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                 with gr.Row():
                     npz_file = gr.File(label="Motion (.npz)", elem_id="motion-npz")
                     csv_file = gr.File(label="ARKit curves (Live Link Face .csv)", elem_id="motion-csv")
+                    glb_file = gr.File(label="3D take (.glb: Blender, three.js, Unity)", elem_id="take-glb")
+                preview = gr.Model3D(label="3D preview (drag to turn)", elem_id="preview-3d", camera_position=(90, 90, 0.6))
                 plot = gr.Image(label="Main curves", type="filepath", elem_id="curves")
 
         inputs = [audio, source_kind, emotion, intensity, text, ref_audio, ref_motion, blend_weight, blend_kind,
                   blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar, transcript, timeline,
                   face_photo, face_video]
-        outputs = [video, npz_file, csv_file, plot, info]
+        outputs = [video, npz_file, csv_file, glb_file, preview, plot, info]
         source_kind.change(show_source, source_kind, [label_group, text_group, audio_group, motion_group,
                                                       face_group, timeline_group],
                            api_visibility="private", queue=False)
@@ -339,7 +342,7 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                           queue=False)
         run.click(generate, inputs, outputs, api_name="generate", concurrency_id="generate",
                   api_description="Voice clip + emotion -> talking-head MP4, motion .npz, Live Link Face .csv, "
-                                  "curves plot, summary")
+                                  "take .glb, its 3D preview, curves plot, summary")
         new_take.click(lambda: random.randrange(2**31), None, seed, api_visibility="private", queue=False).then(
             generate, inputs, outputs, api_visibility="private", concurrency_id="generate")
         if examples and ASSETS.is_dir():

@@ -79,8 +79,21 @@ def cmd_render(args: argparse.Namespace) -> None:
     from emoanim.render.clip import render_video
     from emoanim.vocabulary import MUX_SAMPLE_RATE
 
+    from emoanim.pipeline import check_output
+
+    if args.out is None and args.glb_out is None:
+        raise EmoAnimError("say what to write: --out take.mp4 and/or --glb-out take.glb")
+    for suffix, path in {".mp4": args.out, ".glb": args.glb_out}.items():
+        if path is not None:  # checked before the slow parts
+            check_output(path, suffix)
     motion = load_motion(args.motion, expect_rig=args.rig, num_expressions=args.num_expressions)
-    config = _render_config(args)  # checked before the slow parts
+    if args.glb_out is not None:
+        from emoanim.motion import export_glb
+
+        print(f"wrote {export_glb(motion, args.glb_out, args.avatar)}")
+    if args.out is None:
+        return
+    config = _render_config(args)
     audio = load_audio(args.audio, sample_rate=MUX_SAMPLE_RATE) if args.audio else None
     rig = _rig(args)
     out = render_video(rig, motion.params, motion.fps, args.out, audio=audio, sample_rate=MUX_SAMPLE_RATE,
@@ -215,6 +228,10 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from emoanim.pipeline import Animator, AnimatorConfig  # lazy: start-up time
 
     source = _emotion_source(args)  # checked before the slow parts (and the config, when made)
+    if args.glb_out is not None:
+        from emoanim.pipeline import check_output
+
+        check_output(args.glb_out, ".glb")
     config = AnimatorConfig(**_given(max_seconds=args.max_seconds, avatar=args.avatar, size=args.size))
     animator = Animator.from_pretrained(args.checkpoints, device=args.device, config=config)
     progress = _ProgressLine()
@@ -228,7 +245,12 @@ def cmd_generate(args: argparse.Namespace) -> None:
         print(result.content_info.describe())
     for line in result.readings:
         print(f"emotion: {line}")
-    print(f"wrote {result.video}" + (f" and {args.motion_out}" if args.motion_out else ""))
+    written = [result.video] + [p for p in (args.motion_out,) if p]
+    if args.glb_out is not None:
+        from emoanim.motion import export_glb
+
+        written.append(export_glb(result.motion, args.glb_out, args.avatar))
+    print("wrote " + " and ".join(str(p) for p in written))
 
 
 def _transcript(value: str | None) -> str | None:
@@ -355,6 +377,16 @@ def cmd_train_text_adapter(args: argparse.Namespace) -> None:
     train_text_adapter(TextAdapterTrainConfig(space=args.space, corpus=args.corpus, out=args.out, seed=args.seed,
                                               epochs=args.epochs, feature_dropout=args.feature_dropout,
                                               text_encoder=args.text_encoder))
+
+
+def cmd_train_audio_side(args: argparse.Namespace) -> None:
+    from emoanim.binding.audio_encoder import WhisperEmotionConfig
+    from emoanim.train.audio_side import AudioSideTrainConfig, train_audio_side
+
+    encoder = WhisperEmotionConfig(model=args.whisper_model, speaker_norm=args.speaker_norm, voice=args.voice)
+    train_audio_side(AudioSideTrainConfig(space=args.space, corpus=args.corpus, out=args.out, encoder=encoder,
+                                          seed=args.seed, classifier_epochs=args.classifier_epochs,
+                                          adapter_epochs=args.adapter_epochs, threads=args.threads))
 
 
 def cmd_train_content(args: argparse.Namespace) -> None:
@@ -541,7 +573,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="render a motion file (and its audio) to an MP4")
     p.add_argument("--motion", type=Path, required=True, help="motion .npz (params, names, fps, rig)")
     p.add_argument("--audio", type=Path, default=None, help="speech to mux in; the video lasts as long as it")
-    p.add_argument("--out", type=Path, required=True, help="output .mp4")
+    p.add_argument("--out", type=Path, default=None, help="output .mp4")
+    p.add_argument("--glb-out", type=Path, default=None, help="also (or only) the take as glTF .glb (arkit takes)")
     _add_rig_options(p)
     _add_render_options(p)
     p.set_defaults(func=cmd_render)
@@ -632,6 +665,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-encoder", default=None, help="another frozen text backbone for the space: "
                    f"{', '.join(BACKBONES)} or a model folder (default: the space's own)")
     p.set_defaults(func=cmd_train_text_adapter)
+    p = train.add_parser("audio-side", help="rebuild only the audio side of an emotion space on frozen Whisper "
+                                            "features; every other weight stays as it is")
+    p.add_argument("--space", type=Path, default=CHECKPOINTS / EMOTION_SPACE_DIR, help="the trained space to rebuild")
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="where to save the space (may be --space itself)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--classifier-epochs", type=int, default=20)
+    p.add_argument("--adapter-epochs", type=int, default=20)
+    p.add_argument("--whisper-model", default=None, help="a CTranslate2 Whisper folder (default: tiny.en)")
+    p.add_argument("--speaker-norm", choices=("utterance", "none"), default="utterance",
+                   help="take the clip's mean Whisper frame (the voice) out of the frames")
+    p.add_argument("--voice", action="store_true", help="also read the clip's mean frame (worse on real speech)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+    p.set_defaults(func=cmd_train_audio_side)
     p = train.add_parser("content", help="train the content encoder (phone posteriors the generator reads)")
     p.add_argument("--corpus", type=Path, required=True)
     p.add_argument("--out", type=Path, default=CHECKPOINTS / CONTENT_ENCODER_DIR)
@@ -738,6 +785,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audio", type=Path, required=True, help="speech (wav, mp3, flac, ogg, m4a; any rate)")
     p.add_argument("--out", type=Path, required=True, help="output .mp4")
     p.add_argument("--motion-out", type=Path, default=None, help="also save the motion as .npz")
+    p.add_argument("--glb-out", type=Path, default=None, help="also save the take as glTF .glb (Blender, three.js, "
+                   "Unity)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--emotion", default=None, help=" ".join(EMOTIONS))
     source.add_argument("--text", default=None, help="describe the emotion in words, e.g. 'quietly furious'")

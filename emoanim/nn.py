@@ -115,6 +115,12 @@ def predict_probabilities(model: nn.Module, *inputs) -> tuple[torch.Tensor, torc
 # ---- configs from plain data -----------------------------------------------------------------------
 
 
+def _kind_default(cls: type) -> Any:
+    """The default of a config dataclass's ``kind`` field (which model it builds), or None."""
+    field = next((f for f in dataclasses.fields(cls) if f.name == "kind"), None)
+    return None if field is None else field.default
+
+
 def config_from_dict(cls: type[C], data: dict[str, Any] | C, what: str, ignore: tuple[str, ...] = ()) -> C:
     """A config dataclass from a dict (as read from JSON), nested dataclass fields included, with
     one clear error for unknown or missing settings. ``ignore`` names keys that are not settings."""
@@ -132,8 +138,10 @@ def config_from_dict(cls: type[C], data: dict[str, Any] | C, what: str, ignore: 
         if key not in known:
             continue
         kind = hints.get(key)
-        if typing.get_origin(kind) in (typing.Union, types.UnionType):  # an optional part: X | None
-            kind = next((a for a in typing.get_args(kind) if dataclasses.is_dataclass(a)), None)
+        if typing.get_origin(kind) in (typing.Union, types.UnionType):  # an optional part (X | None) or a choice
+            options = [a for a in typing.get_args(kind) if dataclasses.is_dataclass(a)]  # of configs (X | Y) by "kind"
+            chosen = [a for a in options if isinstance(value, dict) and _kind_default(a) == value.get("kind")]
+            kind = (chosen or options or [None])[0]
         if dataclasses.is_dataclass(kind) and isinstance(value, dict):
             value = config_from_dict(kind, value, f"{what} {key}")
         values[key] = value

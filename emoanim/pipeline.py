@@ -27,7 +27,7 @@ import numpy as np
 from emoanim.audio.io import is_silent, load_audio
 from emoanim.binding.timeline import style_track
 from emoanim.errors import EmoAnimError
-from emoanim.motion import Motion, export_csv, load_motion_file
+from emoanim.motion import Motion, export_csv, export_glb, load_motion_file
 from emoanim.motion.plots import plot_curves
 from emoanim.render.clip import render_video
 from emoanim.render.renderer import RGB, RenderConfig, check_color
@@ -215,6 +215,7 @@ class Exports:
     npz: Path
     csv: Path | None
     plot: Path
+    glb: Path | None = None  # the take on the avatar's head as glTF (arkit only)
 
 
 @dataclass
@@ -602,14 +603,17 @@ class Animator:
                 raise
         return Result(motion, video, style, timings, sampling, content_info, readings)
 
-    def export(self, motion: Motion, folder: str | Path, stem: str = "motion") -> Exports:
-        """Write ``stem.npz``, ``stem.csv`` (Live Link Face, arkit only) and ``stem_curves.png``."""
+    def export(self, motion: Motion, folder: str | Path, stem: str = "motion", avatar: str | None = None) -> Exports:
+        """Write ``stem.npz``, ``stem_curves.png`` and, for arkit takes, ``stem.csv`` (Live Link Face) and
+        ``stem.glb`` (the take on ``avatar``'s head: mesh, 52 ARKit morph targets, bones, animation)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         npz = motion.save(folder / f"{stem}.npz")
-        csv = export_csv(motion, folder / f"{stem}.csv") if motion.rig == "arkit" else None
+        arkit = motion.rig == "arkit"
+        csv = export_csv(motion, folder / f"{stem}.csv") if arkit else None
+        glb = export_glb(motion, folder / f"{stem}.glb", avatar or self.config.avatar) if arkit else None
         plot = plot_curves(motion, folder / f"{stem}_curves.png")
-        return Exports(Path(npz), None if csv is None else Path(csv), Path(plot))
+        return Exports(Path(npz), None if csv is None else Path(csv), Path(plot), glb)
 
 
 __all__ = ["Animator", "AnimatorConfig", "EmotionSource", "Exports", "Result", "Sampling", "check_sampling",

@@ -57,11 +57,12 @@ def _args(audio, **overrides):
 
 @pytest.mark.slow
 def test_api_generate_returns_playable_mp4(client):
-    video, npz, csv, plot, info = client.predict(**_args(ASSETS / "sad.mp3", blend_weight=0.3, guidance=1.5),
-                                                 api_name="/generate")
+    video, npz, csv, glb, preview, plot, info = client.predict(
+        **_args(ASSETS / "sad.mp3", blend_weight=0.3, guidance=1.5), api_name="/generate")
     video_path = video["video"] if isinstance(video, dict) else video
     assert_playable(Path(video_path), clip_seconds(ASSETS / "sad.mp3"))
     assert Path(npz).suffix == ".npz" and Path(csv).suffix == ".csv" and Path(plot).suffix == ".png"
+    assert Path(glb).read_bytes()[:4] == b"glTF" and Path(preview).suffix == ".glb"  # download and 3D preview
     with np.load(npz, allow_pickle=False) as archive:
         assert archive["params"].shape[0] == probe_media(video_path).num_video_frames
     assert "happy" in info and "blended 30%" in info
@@ -69,7 +70,7 @@ def test_api_generate_returns_playable_mp4(client):
 
 @pytest.mark.slow
 def test_api_reference_motion_and_audio_sources(client, tmp_path):
-    _, npz, _, _, _ = client.predict(**_args(ASSETS / "happy.ogg"), api_name="/generate")
+    _, npz, *_ = client.predict(**_args(ASSETS / "happy.ogg"), api_name="/generate")
     video, *_ = client.predict(**_args(ASSETS / "happy.ogg", source_kind="Borrow from a motion file",
                                        ref_motion=handle_file(npz)), api_name="/generate")
     assert probe_media(video["video"] if isinstance(video, dict) else video).has_audio
@@ -99,7 +100,7 @@ def test_api_face_source_and_text_reading(client):
 def test_api_emotion_over_time(client):
     table = {"headers": ["time (s)", "emotion", "intensity", "or in words"],
              "data": [[0, "happy", 3, ""], [1.5, "sad", 3, ""], [2.0, "", None, "quietly furious"]]}
-    video, npz, _, _, info = client.predict(**_args(ASSETS / "happy.ogg", source_kind="Emotion over time",
+    video, npz, *_, info = client.predict(**_args(ASSETS / "happy.ogg", source_kind="Emotion over time",
                                                     timeline=table), api_name="/generate")
     assert probe_media(video["video"] if isinstance(video, dict) else video).has_audio
     assert "timeline 0 s happy (intensity 3) → 1.5 s sad (intensity 3) → 2 s text" in info

@@ -202,6 +202,10 @@ def test_export_files(animator, tmp_path):
     np.testing.assert_allclose(load_motion(exports.npz).params, motion.params)
     assert load_csv(exports.csv).num_frames == motion.num_frames
     assert Image.open(exports.plot).size[0] >= 600
+    from pygltflib import GLTF2
+
+    glb = GLTF2().load_binary(str(exports.glb))  # the take as glTF beside them: one key per frame
+    assert glb.accessors[glb.animations[0].samplers[0].input].count == motion.num_frames
 
 
 def test_plot_curves_draws_labelled_takes(tmp_path):

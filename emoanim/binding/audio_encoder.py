@@ -31,6 +31,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -38,14 +39,17 @@ from torch import nn
 from emoanim.audio.features import AudioFeatureConfig, audio_features, augment_mel, check_wave, feature_scale
 from emoanim.binding.adapter import pre_ln_transformer
 from emoanim.errors import EmoAnimError
+from emoanim.fileio import file_sha256
 from emoanim.nn import PooledHeads, lengths_to_mask, positions, predict_probabilities, sinusoids
 from emoanim.persistence import Pretrained, load_transformers_model
-from emoanim.vocabulary import SAMPLE_RATE
+from emoanim.vocabulary import CONTENT_RATE, SAMPLE_RATE
 
 __all__ = [
     "AudioEncoderConfig",
     "AudioEmotionEncoder",
     "Wav2Vec2EncoderConfig",
+    "WhisperEmotionConfig",
+    "WhisperEmotionEncoder",
     "Wav2Vec2EmotionEncoder",
     "load_audio_encoder",
 ]
@@ -70,6 +74,21 @@ class _AudioEncoder(Pretrained, nn.Module):
             raise EmoAnimError(f"this config builds a '{kind}' audio encoder, not a '{cls.kind}' one: "
                                f"load it with load_audio_encoder('{kind}', folder)")
         return super().from_config(config)
+
+    def _add_frame_layers(self, config) -> None:
+        """What the trained encoders put over their frames [B, T, d_model]: sinusoids, a pre-LN transformer,
+        a final norm, and the pooled heads."""
+        C = config.d_model
+        self.register_buffer("pos", sinusoids(config.max_frames, C), persistent=False)
+        self.drop = nn.Dropout(config.dropout)
+        self.encoder = pre_ln_transformer(C, config.heads, config.ff, config.dropout, config.layers)
+        self.norm = nn.LayerNorm(C)
+        self.heads = PooledHeads(C, C, config.num_emotions, config.num_intensities, config.dropout)
+
+    def _frame_layers(self, h: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """h [B, T, d_model], mask [B, T] -> features [B, T, d_model] (zero on padding), mask."""
+        h = self.encoder(self.drop(h + positions(self.pos, h.shape[1])), src_key_padding_mask=~mask)
+        return self.norm(h).masked_fill(~mask[..., None], 0.0), mask
 
     def classify(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """features [B, T', F] -> (emotion logits [B, num_emotions], intensity logits [B, num_intensities])."""
@@ -129,11 +148,7 @@ class AudioEmotionEncoder(_AudioEncoder):
             self.convs.append(nn.Conv1d(C_in if i == 0 else C, C, config.conv_kernel, config.conv_strides[i],
                                         padding=config.conv_kernel // 2))
             self.conv_norms.append(nn.LayerNorm(C))
-        self.register_buffer("pos", sinusoids(config.max_frames, C), persistent=False)
-        self.drop = nn.Dropout(config.dropout)
-        self.encoder = pre_ln_transformer(C, config.heads, config.ff, config.dropout, config.layers)
-        self.norm = nn.LayerNorm(C)
-        self.heads = PooledHeads(C, C, config.num_emotions, config.num_intensities, config.dropout)
+        self._add_frame_layers(config)
 
     # ---- rates and lengths ----------------------------------------------------------------
 
@@ -179,11 +194,7 @@ class AudioEmotionEncoder(_AudioEncoder):
             n = (n + 2 * (conv.padding[0]) - conv.kernel_size[0]) // stride + 1
             h = h.masked_fill(~lengths_to_mask(n, h.shape[-1])[:, None], 0.0)
         h = h.transpose(1, 2)  # [B, T', C]
-        T = h.shape[1]
-        mask = lengths_to_mask(n, T)  # [B, T']
-
-        h = self.encoder(self.drop(h + positions(self.pos, T)), src_key_padding_mask=~mask)
-        return self.norm(h).masked_fill(~mask[..., None], 0.0), mask  # [B, T', F], [B, T']
+        return self._frame_layers(h, lengths_to_mask(n, h.shape[1]))  # [B, T', F], [B, T']
 
     def _augment(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Train-mode views of scaled features x [B, T, C_in]: vocal-tract warp and SpecAugment."""
@@ -286,6 +297,117 @@ def _checkpoint_normalizes(path: str | Path) -> bool:
         return True
 
 
+# ---- frozen Whisper encoder features -------------------------------------------------------------
+
+
+@dataclass
+class WhisperEmotionConfig:
+    kind: str = "whisper"  # which encoder this config builds (``WhisperEmotionEncoder.kind``)
+    model: str | None = None  # a CTranslate2 Whisper folder; None = tiny.en (``emoanim.audio.whisper``)
+    sha256: str | None = None  # its model.bin's hash (None = the known one of tiny.en)
+    backbone_dim: int = 384  # width of the Whisper encoder's output (384: tiny.en, 512: base)
+    speaker_norm: str = "utterance"  # "utterance": minus the clip's mean frame (the voice), "none": as it is
+    voice: bool = False  # also read the clip's mean frame beside every frame: better on synthetic voices (val 0.34
+    #                      vs 0.32), far worse on real calm speech (issue-13 note), so off
+    d_model: int = 128  # width of the trained layers = feature dim F
+    layers: int = 1  # transformer layers over the 25 fps frames
+    heads: int = 4
+    ff: int = 256
+    dropout: float = 0.1
+    feature_dropout: float = 0.2  # dropout on the backbone's frames (training only)
+    max_frames: int = 1024  # sinusoid table size; it is extended for longer clips
+    num_emotions: int = 8
+    num_intensities: int = 3
+
+
+class WhisperEmotionEncoder(_AudioEncoder):
+    """Frozen Whisper encoder frames (50 fps, averaged in pairs to 25 fps) -> a small trained transformer::
+
+        wave [B, N] --Whisper encoder (CTranslate2, frozen, not saved)--> [B, T, H] at 25 fps
+            --LayerNorm--> minus the clip's mean frame (``speaker_norm``) (++ that mean, with ``voice``)
+            --Linear--> + sinusoids --> pre-LN transformer --> features [B, T, F]
+
+    Why the clip's mean frame is taken out: it mostly says who speaks (timbre, microphone); what is left
+    says how the voice moves, which is what carries over from synthetic voices to real ones (issue-13 note:
+    real calm speech read as neutral or mild 98.5 % with it taken out, 86 % without).
+    Training reads cached backbone frames (``encode_frames``); ``forward`` runs the backbone itself.
+    """
+
+    config_class = WhisperEmotionConfig
+    kind = "whisper"
+
+    def __init__(self, config: WhisperEmotionConfig | None = None) -> None:
+        super().__init__()
+        config = config or WhisperEmotionConfig()
+        if config.speaker_norm not in ("utterance", "none"):
+            raise EmoAnimError(f"speaker_norm must be 'utterance' or 'none', got '{config.speaker_norm}'")
+        self.config = config
+        H, C = config.backbone_dim, config.d_model
+        self._backbone = None  # the frozen Whisper encoder, loaded on first use (training reads cached frames)
+        self.in_norm = nn.LayerNorm(H)
+        self.proj = nn.Linear(2 * H if config.voice else H, C)
+        self._add_frame_layers(config)
+
+    @property
+    def feature_dim(self) -> int:
+        return self.config.d_model
+
+    @property
+    def frame_rate(self) -> float:
+        return CONTENT_RATE / 2  # Whisper's 50 fps averaged in pairs: the motion frame rate
+
+    def backbone(self):
+        """The frozen Whisper encoder (``WhisperBackbone``), loaded and sha256-checked once per encoder."""
+        if self._backbone is None:
+            from emoanim.audio.backbones import BackboneConfig, load_backbone  # lazy: CTranslate2 start-up
+
+            self._backbone = load_backbone(BackboneConfig(kind="whisper", path=self.config.model,
+                                                          sha256=self.config.sha256, cpu_threads=1))
+        return self._backbone
+
+    def backbone_digest(self) -> str:
+        """The sha256 of the backbone's weights (model.bin), checked against the known hash where there is one."""
+        from emoanim.audio.whisper import MODEL_FILE, WhisperConfig, model_dir  # lazy: start-up time
+
+        return file_sha256(model_dir(WhisperConfig(self.config.model, self.config.sha256)) / MODEL_FILE)
+
+    def backbone_frames(self, waves: list[np.ndarray]) -> list[np.ndarray]:
+        """16 kHz clips -> the frozen backbone's frames [T_i, H] float32 at 25 fps (pairs of 50 fps frames averaged)."""
+        return [pair_frames(f) for f in self.backbone().encode_batch(waves)]
+
+    def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """wave [B, N] float 16 kHz, lengths [B] valid samples -> features [B, T', F], mask [B, T'] (25 fps)."""
+        wave, lengths = check_wave(wave, lengths)
+        waves = [w[: int(n)].cpu().numpy() for w, n in zip(wave, lengths)]
+        frames = self.backbone_frames(waves)
+        T = max(len(f) for f in frames)
+        x = torch.zeros(len(frames), T, self.config.backbone_dim)
+        for i, f in enumerate(frames):
+            x[i, : len(f)] = torch.from_numpy(f)
+        mask = lengths_to_mask(torch.tensor([len(f) for f in frames]), T)
+        return self.encode_frames(x.to(self.pos.device), mask.to(self.pos.device))
+
+    def encode_frames(self, frames: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Backbone frames [B, T, H] (``backbone_frames``, padded), mask [B, T] -> features [B, T, F], mask [B, T]."""
+        cfg = self.config
+        x = self.in_norm(frames)
+        if self.training and cfg.feature_dropout:
+            x = F.dropout(x, cfg.feature_dropout)
+        m = mask[..., None].float()
+        mean = (x * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp(min=1.0)  # [B, 1, H]: the voice
+        moving = x - mean if cfg.speaker_norm == "utterance" else x
+        if cfg.voice:
+            moving = torch.cat([moving, mean.expand_as(x)], -1)
+        h = self.proj(moving).masked_fill(~mask[..., None], 0.0)
+        return self._frame_layers(h, mask)
+
+
+def pair_frames(frames: np.ndarray) -> np.ndarray:
+    """[T, H] at 50 fps -> [T // 2, H] at 25 fps: each pair of frames averaged (an odd last 20 ms dropped)."""
+    frames = np.asarray(frames, np.float32)
+    return frames[: len(frames) // 2 * 2].reshape(-1, 2, frames.shape[1]).mean(1)
+
+
 # ---- factory ------------------------------------------------------------------------------------
 
 
@@ -298,10 +420,12 @@ def load_audio_encoder(kind: str = "compact", path: str | Path | None = None) ->
     """
     if kind == "compact":
         return AudioEmotionEncoder() if path is None else AudioEmotionEncoder.from_pretrained(path)
+    if kind == "whisper":
+        return WhisperEmotionEncoder() if path is None else WhisperEmotionEncoder.from_pretrained(path)
     if kind == "wav2vec2":
         if path is None:
             raise EmoAnimError("the wav2vec2 audio encoder needs the folder of a local wav2vec2 checkpoint")
         if (Path(path) / CONFIG_FILE).is_file():
             return Wav2Vec2EmotionEncoder.from_pretrained(path)
         return Wav2Vec2EmotionEncoder(Wav2Vec2EncoderConfig(path=str(path)))
-    raise EmoAnimError(f"unknown audio encoder '{kind}': choose 'compact' or 'wav2vec2'")
+    raise EmoAnimError(f"unknown audio encoder '{kind}': choose 'compact', 'whisper' or 'wav2vec2'")

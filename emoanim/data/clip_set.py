@@ -37,6 +37,7 @@ class ClipSet:
     label: np.ndarray  # [C] emotion x intensity class
     descriptions: list[list[str]]  # the phrasings of each clip's emotion
     fps: float  # motion frame rate
+    frames: list[np.ndarray] | None = None  # a frozen speech backbone's frames [T_i, H] at ``fps``, when cached
 
     def __len__(self) -> int:
         return len(self.params)
@@ -108,12 +109,14 @@ def encoder_features(encoder: nn.Module, inputs: tuple) -> tuple[torch.Tensor, t
 
 
 @torch.no_grad()
-def evaluate_classifier(encoder: nn.Module, make_batch: Callable, data: ClipSet, batch_size: int = 64) -> dict:
-    """Emotion and intensity accuracy of an encoder's own classification heads on whole clips."""
+def evaluate_classifier(encoder: nn.Module, make_batch: Callable, data: ClipSet, batch_size: int = 64,
+                        features: Callable = encoder_features) -> dict:
+    """Emotion and intensity accuracy of an encoder's own classification heads on whole clips
+    (``features(encoder, inputs) -> (features, mask)``)."""
     encoder.eval()
     emotion_pred, intensity_pred = [], []
     for idx in batches(len(data), batch_size):
-        emotion_logits, intensity_logits = encoder.classify(*encoder_features(encoder, make_batch(data, idx, None, None)))
+        emotion_logits, intensity_logits = encoder.classify(*features(encoder, make_batch(data, idx, None, None)))
         emotion_pred.append(emotion_logits.argmax(1).numpy())
         intensity_pred.append(intensity_logits.argmax(1).numpy())
     emotion_pred, intensity_pred = np.concatenate(emotion_pred), np.concatenate(intensity_pred)

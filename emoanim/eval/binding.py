@@ -31,6 +31,7 @@ from emoanim.data.descriptions import (
     WORDS,
     description_pool,
     emotionless_texts,
+    idiom_pool,
     negation_pool,
 )
 from emoanim.fileio import atomic_write
@@ -127,6 +128,8 @@ def typed_text_checks(space: EmotionSpace, split: str = "heldout") -> dict:
     out["intensity_read_mean"] = {int(k): float(read_level[graded & (levels == k)].mean()) for k in (1, 2, 3)}
     denials = [(t, class_label(c)[0]) for c in VALID_CLASSES for t in negation_pool(*class_label(c), split)]
     out["denial_acc"] = float(np.mean([space.read_text(t).emotion == e for t, e in denials]))
+    idioms = [(t, class_label(c)[0]) for c in VALID_CLASSES for t in idiom_pool(*class_label(c), split)]
+    out["idiom_acc"] = float(np.mean([space.read_text(t).emotion == e for t, e in idioms]))
     plain = emotionless_texts(split, 300)
     out["emotionless_neutral"] = float(np.mean([space.read_text(t).emotion == "neutral" for t in plain]))
     rng = np.random.default_rng(0)
@@ -216,6 +219,7 @@ def markdown_table(results: dict) -> str:
             + " / ".join(f"{typed['intensity_read_mean'][k]:.2f}" for k in (1, 2, 3)) + " |",
             f"| denials read as intended ('far from merry' -> sad, 'in no way irate' -> neutral) | "
             f"{typed['denial_acc']:.3f} |",
+            f"| idioms and exclamations ('pleased as punch', 'whoa') | {typed.get('idiom_acc', float('nan')):.3f} |",
             f"| text with no emotion read as neutral (sentences, things, keyboard mashing) | "
             f"{typed['emotionless_neutral']:.3f} |",
             f"| mixtures 'X but Y' with both emotions among the parts read | {typed['mixture_both_read']:.3f} |",

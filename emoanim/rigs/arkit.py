@@ -229,6 +229,34 @@ def _inner_lip_lines(rest: np.ndarray, jaw_open: np.ndarray, lip_surface: np.nda
     return upper[np.argsort(rest[upper, 0])], lower[np.argsort(rest[lower, 0])]
 
 
+@dataclass(frozen=True)
+class ArkitParts:
+    """The posable pieces of an ``ArkitRig``, for exporters that pose them in another tool (glTF)."""
+
+    skin_rest: np.ndarray  # [Vs, 3] neutral skin (and tongue) of the avatar, metres
+    skin_actions: np.ndarray  # [52, Vs, 3] offsets of each ARKit action at weight 1
+    skin_faces: np.ndarray  # [Fs, 3] int
+    skin_colors: np.ndarray  # [Vs, 3] linear RGB
+    skin_joint: np.ndarray  # [Vs] int: which joint moves each vertex (0 = base, 1 = neck, 2 = head)
+    joints: np.ndarray  # [3, 3] base, neck and head joint positions; parents are (-1, 0, 1)
+    eye_mesh: np.ndarray  # [Ve, 3] one eyeball around its centre, pupil at +Z
+    eye_faces: np.ndarray  # [Fe, 3] int
+    eye_colors: np.ndarray  # [Ve, 3] linear RGB
+    eye_centers: np.ndarray  # [2, 3] left, right; eyes turn with the head joint
+
+
+def head_rotvecs(params: np.ndarray) -> np.ndarray:
+    """arkit params [T, 55] -> axis-angle of the base, neck and head joints [T, 3, 3]: the head's
+    yaw/pitch/roll shared between the neck and the head so the neck bends smoothly."""
+    head = euler_to_rotvec(*(params[:, len(ARKIT_ACTIONS) + i] for i in range(3)))  # [T, 3]
+    return np.stack([np.zeros_like(head), NECK_SHARE * head, (1.0 - NECK_SHARE) * head], axis=1).astype(np.float32)
+
+
+def gaze_rotvecs(params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """arkit params [T, >=52] -> axis-angle of the left and right eyeballs [T, 3] each (eyeLook*)."""
+    return _gaze_rotvecs(params[:, : len(ARKIT_ACTIONS)])
+
+
 class ArkitRig(FaceRig):
     """52 ARKit actions (weights in [0, 1]) + headYaw/headPitch/headRoll (radians) on the Anny head.
 
@@ -260,7 +288,7 @@ class ArkitRig(FaceRig):
         n_skin = len(self._rest)
 
         sphere, sphere_faces = uv_sphere(head.eye_radius)
-        self._eye_template = sphere  # [Ve, 3], pupil at +Z
+        self._eye_template, self._eye_faces = sphere, sphere_faces  # [Ve, 3] with the pupil at +Z, [Fe, 3]
         self._eye_centers = head.eye_centers  # [2, 3]
         n_eye = len(sphere)
         self.faces = np.concatenate(
@@ -330,6 +358,15 @@ class ArkitRig(FaceRig):
         groups["eyes"] = np.arange(n_skin, n_skin + 2 * n_eye)
         return groups
 
+    def parts(self) -> ArkitParts:
+        n_skin, n_eye = len(self._rest), len(self._eye_template)
+        return ArkitParts(
+            skin_rest=self._rest, skin_actions=self._actions, skin_faces=self._skin_faces.astype(np.int32),
+            skin_colors=self.vertex_colors[:n_skin], skin_joint=self._weights[:n_skin].argmax(1),
+            joints=self._joints, eye_mesh=self._eye_template, eye_faces=self._eye_faces.astype(np.int32),
+            eye_colors=self.vertex_colors[n_skin : n_skin + n_eye], eye_centers=self._eye_centers,
+        )
+
     # --- posing -----------------------------------------------------------------------------
     def vertices(self, params: np.ndarray) -> np.ndarray:
         params = self.check_params(params)
@@ -339,9 +376,7 @@ class ArkitRig(FaceRig):
         eye_l = self._eye_template @ rodrigues(gaze_l).transpose(0, 2, 1) + self._eye_centers[0]
         eye_r = self._eye_template @ rodrigues(gaze_r).transpose(0, 2, 1) + self._eye_centers[1]
         rest = np.concatenate([skin, eye_l, eye_r], axis=1).astype(np.float32)
-        head = euler_to_rotvec(*(params[:, len(ARKIT_ACTIONS) + i] for i in range(3)))  # [T, 3]
-        rotvecs = np.stack([np.zeros_like(head), NECK_SHARE * head, (1.0 - NECK_SHARE) * head], axis=1)
-        return lbs(rest, self._joints, self._parents, self._weights, rotvecs.astype(np.float32))
+        return lbs(rest, self._joints, self._parents, self._weights, head_rotvecs(params))
 
     def vertices_at(self, params: np.ndarray, index: np.ndarray) -> np.ndarray:
         index = np.asarray(index)
@@ -349,7 +384,4 @@ class ArkitRig(FaceRig):
             return super().vertices_at(params, index)
         params = self.check_params(params)
         skin = self._rest[index] + blend_shapes(params[:, : len(ARKIT_ACTIONS)], self._actions[:, index])
-        head = euler_to_rotvec(*(params[:, len(ARKIT_ACTIONS) + i] for i in range(3)))
-        rotvecs = np.stack([np.zeros_like(head), NECK_SHARE * head, (1.0 - NECK_SHARE) * head], axis=1)
-        return lbs(skin.astype(np.float32), self._joints, self._parents, self._weights[index],
-                   rotvecs.astype(np.float32))
+        return lbs(skin.astype(np.float32), self._joints, self._parents, self._weights[index], head_rotvecs(params))

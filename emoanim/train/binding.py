@@ -48,7 +48,7 @@ from emoanim.data.clip_set import (
     random_crop,
 )
 from emoanim.data.corpus import Corpus
-from emoanim.data.descriptions import description_pool, emotionless_texts, phrasing_pool
+from emoanim.data.descriptions import description_pool, emotionless_texts, idiom_pool, phrasing_pool
 from emoanim.persistence import read_training
 from emoanim.text.encoder import TextEncoder
 from emoanim.vocabulary import VALID_CLASSES, class_label, label_class
@@ -80,6 +80,7 @@ def train_classifier(
     val: ClipSet,
     config: BindingTrainConfig,
     epochs: int,
+    features: Callable = encoder_features,  # (encoder, inputs) -> (features, mask)
 ) -> dict:
     """Emotion + intensity cross-entropy; keeps the weights of the best validation epoch."""
     rng = np.random.default_rng(config.seed)
@@ -93,7 +94,7 @@ def train_classifier(
         started, losses = time.time(), []
         for idx in np.array_split(rng.permutation(len(train)), math.ceil(len(train) / config.batch_size)):
             inputs = make_batch(train, idx, rng, config.crop_seconds)
-            emotion_logits, intensity_logits = encoder.classify(*encoder_features(encoder, inputs))
+            emotion_logits, intensity_logits = encoder.classify(*features(encoder, inputs))
             loss = F.cross_entropy(emotion_logits, torch.from_numpy(train.emotion[idx])) + 0.5 * F.cross_entropy(
                 intensity_logits, torch.from_numpy(train.intensity[idx])
             )
@@ -103,7 +104,7 @@ def train_classifier(
             optimizer.step()
             schedule.step()
             losses.append(loss.item())
-        metrics = evaluate_classifier(encoder, make_batch, val)
+        metrics = evaluate_classifier(encoder, make_batch, val, features=features)
         config.log(f"[{name}] epoch {epoch + 1}/{epochs} loss {np.mean(losses):.3f} val emotion "
                    f"{metrics['emotion_acc']:.3f} intensity {metrics['intensity_acc']:.3f} ({time.time() - started:.0f} s)")
         if metrics["emotion_acc"] + 0.5 * metrics["intensity_acc"] > best["emotion_acc"] + 0.5 * best.get("intensity_acc", 0):
@@ -246,6 +247,8 @@ class TextAdapterTrainConfig:
     prototype_weight: float = 1.0  # weight of a second InfoNCE onto the (frozen) label prototypes: every text
     #                                  pulled onto its class's prototype, pushed from the other classes'
     emotionless: float = 0.3  # share of neutral clips whose text is one that carries no emotion ("the table")
+    idioms: float = 0.0  # share of texts that are an idiom or exclamation of the clip's class ("on cloud nine");
+    #                      0.15 read probes and idioms better but denials and contempt worse (issue-13 note)
     dev_per_class: int = 60  # model selection: this many 'dev' pool phrasings per class (fewer if the pool is smaller)
     threads: int = 2
     limit: int | None = None
@@ -275,6 +278,21 @@ def text_accuracy(space: EmotionSpace, texts: list[str], emotions: np.ndarray, b
     return float((nearest_emotion(space, vectors) == emotions).mean())
 
 
+class PrototypeLoss:
+    """Cross-entropy of emotion vectors [B, E] against the space's frozen label prototypes, at its InfoNCE
+    temperature: each vector pulled onto its class's prototype and pushed from the other classes'."""
+
+    def __init__(self, space: EmotionSpace) -> None:
+        self.log_scale = space.log_scale.detach()
+        with torch.no_grad():
+            self.prototypes = space.prototypes()[VALID_CLASSES]  # [classes, E]
+        self.index = torch.full((max(VALID_CLASSES) + 1,), -1, dtype=torch.long)  # class -> row of prototypes
+        self.index[torch.tensor(VALID_CLASSES)] = torch.arange(len(VALID_CLASSES))
+
+    def __call__(self, vectors: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(vectors @ self.prototypes.T * self.log_scale.exp(), self.index[labels])
+
+
 def fit_text_adapter(space: EmotionSpace, train: ClipSet, config: TextAdapterTrainConfig) -> dict:
     """Train ``space.adapters['text']`` from scratch with InfoNCE onto the frozen label prototypes and/or the
     motion emotion vectors of random crops (as in ``bind``), by the config's weights; keep the epoch with
@@ -288,6 +306,7 @@ def fit_text_adapter(space: EmotionSpace, train: ClipSet, config: TextAdapterTra
     motion = frozen_features(space, train, modalities=("motion",))["motion"]
     pools = _description_pools(train.label, "train", negations=True)
     plain = emotionless_texts("train", EMOTIONLESS_TEXTS, config.seed)
+    idioms = {int(c): idiom_pool(*class_label(int(c)), "train") for c in np.unique(train.label)}
     neutral = label_class("neutral", 1)
     dev_texts, dev_emotions = dev_descriptions(config.dev_per_class, config.seed)
     text = space.text_encoder  # frozen; encode every phrasing once, the cache serves the rest
@@ -296,10 +315,7 @@ def fit_text_adapter(space: EmotionSpace, train: ClipSet, config: TextAdapterTra
     text.cache_size = max(text.cache_size, len(phrasings))
     text.encode(sorted(phrasings))
     log_scale = space.log_scale.detach()
-    with torch.no_grad():
-        prototypes = space.prototypes()[VALID_CLASSES]  # [classes, E], frozen
-    class_index = torch.full((max(VALID_CLASSES) + 1,), -1, dtype=torch.long)
-    class_index[torch.tensor(VALID_CLASSES)] = torch.arange(len(VALID_CLASSES))
+    to_prototypes = PrototypeLoss(space)
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=config.lr, weight_decay=0.01)
     batches = math.ceil(len(train) / config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.epochs * batches,
@@ -317,13 +333,15 @@ def fit_text_adapter(space: EmotionSpace, train: ClipSet, config: TextAdapterTra
             for j, i in enumerate(idx):  # neutral clips also anchor text with no emotion in it
                 if train.label[i] == neutral and rng.random() < config.emotionless:
                     texts[j] = plain[int(rng.integers(len(plain)))]
+                elif rng.random() < config.idioms:
+                    options = idioms[train.label[i]]
+                    texts[j] = options[int(rng.integers(len(options)))]
             tokens, mask = space.text_input(texts)
             text_vectors = embed_sequence(adapter, F.dropout(tokens, config.feature_dropout), mask)
             labels = torch.from_numpy(train.label[idx])
             loss = config.motion_weight * info_nce(text_vectors, anchors, labels, log_scale)
             if config.prototype_weight:
-                logits = text_vectors @ prototypes.T * log_scale.exp()
-                loss = loss + config.prototype_weight * F.cross_entropy(logits, class_index[labels])
+                loss = loss + config.prototype_weight * to_prototypes(text_vectors, labels)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
