@@ -671,8 +671,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="where to save the space (may be --space itself)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--classifier-epochs", type=int, default=20)
-    p.add_argument("--adapter-epochs", type=int, default=20)
+    p.add_argument("--classifier-epochs", type=int, default=15)
+    p.add_argument("--adapter-epochs", type=int, default=10)
     p.add_argument("--whisper-model", default=None, help="a CTranslate2 Whisper folder (default: tiny.en)")
     p.add_argument("--speaker-norm", choices=("utterance", "none"), default="utterance",
                    help="take the clip's mean Whisper frame (the voice) out of the frames")

@@ -45,9 +45,10 @@ def test_mouth_region_changes_with_jaw_open(arkit_rig, renderer):
     mouth_change = np.abs(opened[rows, cols] - closed[rows, cols]).mean()
     forehead_change = np.abs(opened[: SIZE // 4, cols] - closed[: SIZE // 4, cols]).mean()
     assert mouth_change > 10 * max(forehead_change, 0.1)
-    # The open mouth shows its interior (tongue, dark cavity): much redder pixels than skin.
-    redness = lambda image: np.percentile(image[rows, cols, 0] - image[rows, cols, 1], 95)  # noqa: E731
-    assert redness(opened) > redness(closed) + 20
+    # The open mouth shows its interior (tongue, dark cavity): red pixels (lip, tongue and cavity colours,
+    # green under 75 % of red) cover much more of the mouth's box than the closed lips do.
+    red = lambda image: np.mean(image[rows, cols, 1] < 0.75 * image[rows, cols, 0])  # noqa: E731
+    assert red(opened) > 1.6 * red(closed), (red(opened), red(closed))
 
 
 def test_update_in_place_matches_fresh_renderer(arkit_rig, renderer):

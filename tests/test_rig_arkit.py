@@ -181,3 +181,26 @@ def test_baked_cache_round_trip(tmp_path, monkeypatch):
         np.testing.assert_array_equal(load_anny_head("kim").rest, first.rest)
     finally:
         load_anny_head.cache_clear()
+
+
+def test_lips_and_brows_are_painted(arkit_rig):
+    """The lips are redder than the cheeks, the brows darker than the forehead, the rest is skin."""
+    colors, rest = arkit_rig.vertex_colors, arkit_rig.parts().skin_rest
+    skin = np.asarray(arkit_rig_look(arkit_rig).skin)
+    redness = colors[:, 0] / np.maximum(colors[:, 1], 1e-6)
+    lips = np.concatenate([arkit_rig.vertex_groups["upper_lip"], arkit_rig.vertex_groups["lower_lip"]])
+    assert np.median(redness[lips]) > 1.3 * skin[0] / skin[1]
+    r = float(np.linalg.norm(arkit_rig.parts().eye_mesh[0]))
+    for centre in arkit_rig.parts().eye_centers:
+        near = np.linalg.norm(rest[:, :2] - (centre[:2] + [0.0, 1.6 * r]), axis=1) < 0.3 * r
+        near &= rest[:, 2] > centre[2]
+        forehead = np.linalg.norm(rest[:, :2] - (centre[:2] + [0.0, 4.0 * r]), axis=1) < 0.5 * r
+        forehead &= rest[:, 2] > centre[2]
+        assert colors[: len(rest)][near].mean() < 0.5 * colors[: len(rest)][forehead].mean()
+        np.testing.assert_allclose(colors[: len(rest)][forehead].mean(0), skin, atol=0.02)
+
+
+def arkit_rig_look(rig):
+    from emoanim.rigs.arkit import AVATARS
+
+    return AVATARS[rig.avatar]

@@ -58,6 +58,8 @@ class Avatar:
     skin: tuple[float, float, float]
     iris: tuple[float, float, float] = (0.25, 0.16, 0.09)
     description: str = ""
+    hair: tuple[float, float, float] = (0.05, 0.035, 0.025)  # brows (linear RGB)
+    lips: tuple[float, float, float] = (0.50, 0.19, 0.18)  # lip colour the skin blends towards
 
 
 # Anny's age axis: 0 = baby, 1/3 = child, 2/3 = young adult, 1 = old; gender: 0 male, 1 female.
@@ -302,8 +304,8 @@ class ArkitRig(FaceRig):
 
         tongue = np.zeros(len(head.rest), bool)
         tongue[head.part["tongue"]] = True
-        self.vertex_colors = self._colors(look, tongue[keep], n_eye)
         self.vertex_groups = self._groups(n_skin, n_eye)
+        self.vertex_colors = self._colors(look, tongue[keep], n_eye)
 
     # --- appearance -------------------------------------------------------------------------
     def _colors(self, look: Avatar, is_tongue: np.ndarray, n_eye: int) -> np.ndarray:
@@ -312,11 +314,46 @@ class ArkitRig(FaceRig):
         # when skin lies in front of it (closed lips cover it seen from the camera).
         skin[self._covered_from_front()] = (0.30, 0.09, 0.09)
         skin[is_tongue] = (0.72, 0.36, 0.36)
+        lips = self._lip_weight()[:, None]  # lips: the skin towards a deeper red, fading at the corners
+        skin = (1 - lips) * skin + lips * np.asarray(look.lips, np.float32)
+        brows = self._brow_weight()[:, None]  # brows: painted hair colour above each eye
+        skin = (1 - brows) * skin + brows * np.asarray(look.hair, np.float32)
         polar = np.arccos(np.clip(self._eye_template[:, 2] / np.linalg.norm(self._eye_template, axis=1), -1, 1))
         eye = np.tile(np.float32([0.93, 0.91, 0.88]), (n_eye, 1))
         eye[polar < 0.45] = look.iris
         eye[polar < 0.20] = (0.02, 0.02, 0.02)
         return np.concatenate([skin, eye, eye]).astype(np.float32)
+
+    def _lip_weight(self, upper_height: float = 0.009, lower_height: float = 0.009) -> np.ndarray:
+        """[Vs] 0-1: how much each skin vertex is lip, from the inner-lip contours outwards (the lower lip
+        fuller than the upper), thinning towards the corners, soft at the vermilion border."""
+        rest, groups = self._rest, self.vertex_groups
+        upper, lower = rest[groups["upper_lip"]], rest[groups["lower_lip"]]
+        half_width = 0.5 * (upper[:, 0].max() - upper[:, 0].min())
+        x, y = rest[:, 0], rest[:, 1]
+        across = np.clip(1.0 - (np.abs(x) / (1.05 * half_width)) ** 2, 0.0, 1.0) ** 0.5  # 1 mid-lip, 0 at corners
+        above = (y - np.interp(x, upper[:, 0], upper[:, 1])) / np.maximum(upper_height * across, 1e-6)
+        below = (np.interp(x, lower[:, 0], lower[:, 1]) - y) / np.maximum(lower_height * across, 1e-6)
+        front = rest[:, 2] > min(upper[:, 2].min(), lower[:, 2].min()) - 0.008
+        inside = np.where(above >= -0.2, np.clip(1.25 - above, 0, 1), 0) + np.where(below >= -0.2, np.clip(1.25 - below, 0, 1), 0)
+        weight = np.clip(inside, 0, 1) * (across > 0) * front * ~self._covered_from_front()
+        return weight.astype(np.float32)
+
+    def _brow_weight(self) -> np.ndarray:
+        """[Vs] 0-1: an arched band of brow above each eye (inner end lower and fuller than the outer)."""
+        rest = self._rest
+        r = float(np.linalg.norm(self._eye_template[0]))
+        weight = np.zeros(len(rest), np.float32)
+        for centre in self._eye_centers:
+            outward = np.sign(centre[0])
+            u = (rest[:, 0] - centre[0]) * outward / r  # across the eye: -1.3 inner end ... 1.6 outer end
+            arch = centre[1] + r * (1.55 + 0.25 * np.cos(0.9 * (u - 0.6)))  # brow line height
+            thickness = r * (0.45 - 0.12 * np.clip(u, -1.3, 1.6))
+            band = np.clip(1.0 - np.abs(rest[:, 1] - arch) / thickness, 0.0, 1.0)
+            span = np.clip(np.minimum(u + 1.3, 1.6 - u) / 0.35, 0.0, 1.0)
+            front = rest[:, 2] > centre[2]
+            weight = np.maximum(weight, np.clip(2.0 * band, 0, 1) * span * front)
+        return (0.9 * weight).astype(np.float32)
 
     def _covered_from_front(self, radius: float = 0.003, gap: float = 0.006) -> np.ndarray:
         """[Vs] bool: skin vertices with another skin vertex straight in front (+Z) of them."""

@@ -40,8 +40,8 @@ class AudioSideTrainConfig:
     out: Path
     encoder: WhisperEmotionConfig = field(default_factory=WhisperEmotionConfig)  # the new audio encoder
     seed: int = 0
-    classifier_epochs: int = 20  # step 2: emotion/intensity classification on cached frames
-    adapter_epochs: int = 20  # step 3: the audio adapter
+    classifier_epochs: int = 15  # step 2: emotion/intensity classification on cached frames
+    adapter_epochs: int = 10  # step 3: the audio adapter
     batch_size: int = 64
     lr: float = 1e-3
     crop_seconds: tuple[float, float] = (2.0, 5.0)  # random crops in training, as in ``train binding``
