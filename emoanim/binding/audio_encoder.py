@@ -1,9 +1,12 @@
 """Audio emotion encoders: speech -> per-frame emotion features (paper Sec. III-A, the audio branch).
 
-Two interchangeable encoders with one interface, ``forward(wave, lengths) -> (features, mask)`` and
+Three interchangeable encoders with one interface, ``forward(wave, lengths) -> (features, mask)`` and
 ``classify(features, mask) -> (emotion logits, intensity logits)``:
 
-``AudioEmotionEncoder`` (default, trained from scratch on the corpus, < 1 M parameters)::
+``WhisperEmotionEncoder`` (the shipped space's, ``train audio-side``): frozen Whisper tiny.en encoder frames
+with the clip's mean frame (the voice) taken out, then a small transformer; see the class.
+
+``AudioEmotionEncoder`` (the config default, trained from scratch on the corpus, < 1 M parameters)::
 
     wave [B, N] 16 kHz --audio_features--> [B, T, 70] at 100 fps (CMN log-mel 64 + prosody 6)
         --(train: random gain, vocal-tract warp, SpecAugment)--> x feature_scale
