@@ -57,6 +57,14 @@ def _add_rig_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-expressions", type=int, default=50, choices=(50, 100), help="FLAME expressions")
 
 
+def _add_space_retrain_options(parser: argparse.ArgumentParser) -> None:
+    """What the commands that retrain one side of a trained emotion space share."""
+    parser.add_argument("--space", type=Path, default=CHECKPOINTS / EMOTION_SPACE_DIR, help="the trained space")
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="where to save the space (may be --space itself)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
 def _add_render_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=None, help="video width and height in pixels (even; 512)")
     parser.add_argument("--background", default=None, help="background colour, '#RRGGBB' or 'R,G,B' (light grey)")
@@ -656,10 +664,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_binding)
     p = train.add_parser("text-adapter", help="retrain only the text adapter of an emotion space (selected on the "
                                               "'dev' description pool); every other weight stays as it is")
-    p.add_argument("--space", type=Path, default=CHECKPOINTS / EMOTION_SPACE_DIR, help="the trained space to retrain")
-    p.add_argument("--corpus", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True, help="where to save the space (may be --space itself)")
-    p.add_argument("--seed", type=int, default=0)
+    _add_space_retrain_options(p)
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--feature-dropout", type=float, default=0.5, help="dropout on the text encoder's features")
     p.add_argument("--text-encoder", default=None, help="another frozen text backbone for the space: "
@@ -667,10 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_text_adapter)
     p = train.add_parser("audio-side", help="rebuild only the audio side of an emotion space on frozen Whisper "
                                             "features; every other weight stays as it is")
-    p.add_argument("--space", type=Path, default=CHECKPOINTS / EMOTION_SPACE_DIR, help="the trained space to rebuild")
-    p.add_argument("--corpus", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True, help="where to save the space (may be --space itself)")
-    p.add_argument("--seed", type=int, default=0)
+    _add_space_retrain_options(p)
     p.add_argument("--classifier-epochs", type=int, default=15)
     p.add_argument("--adapter-epochs", type=int, default=10)
     p.add_argument("--whisper-model", default=None, help="a CTranslate2 Whisper folder (default: tiny.en)")

@@ -369,10 +369,13 @@ class WhisperEmotionEncoder(_AudioEncoder):
         return self._backbone
 
     def backbone_digest(self) -> str:
-        """The sha256 of the backbone's weights (model.bin), checked against the known hash where there is one."""
-        from emoanim.audio.whisper import MODEL_FILE, WhisperConfig, model_dir  # lazy: start-up time
+        """The sha256 of the backbone's weights (model.bin): the expected one, which ``model_dir`` has just
+        checked, when it is known; else the file's own."""
+        from emoanim.audio.whisper import MODEL_FILE, TINY_EN_SHA256, WhisperConfig, model_dir  # lazy: start-up
 
-        return file_sha256(model_dir(WhisperConfig(self.config.model, self.config.sha256)) / MODEL_FILE)
+        folder = model_dir(WhisperConfig(self.config.model, self.config.sha256))
+        expected = self.config.sha256 or (TINY_EN_SHA256 if self.config.model is None else None)
+        return expected.lower() if expected else file_sha256(folder / MODEL_FILE)
 
     def backbone_frames(self, waves: list[np.ndarray]) -> list[np.ndarray]:
         """16 kHz clips -> the frozen backbone's frames [T_i, H] float32 at 25 fps (pairs of 50 fps frames averaged)."""
@@ -382,12 +385,9 @@ class WhisperEmotionEncoder(_AudioEncoder):
         """wave [B, N] float 16 kHz, lengths [B] valid samples -> features [B, T', F], mask [B, T'] (25 fps)."""
         wave, lengths = check_wave(wave, lengths)
         waves = [w[: int(n)].cpu().numpy() for w, n in zip(wave, lengths)]
-        frames = self.backbone_frames(waves)
-        T = max(len(f) for f in frames)
-        x = torch.zeros(len(frames), T, self.config.backbone_dim)
-        for i, f in enumerate(frames):
-            x[i, : len(f)] = torch.from_numpy(f)
-        mask = lengths_to_mask(torch.tensor([len(f) for f in frames]), T)
+        frames = [torch.from_numpy(f) for f in self.backbone_frames(waves)]
+        x = nn.utils.rnn.pad_sequence(frames, batch_first=True)  # [B, T, H], zero past each clip
+        mask = lengths_to_mask(torch.tensor([len(f) for f in frames]), x.shape[1])
         return self.encode_frames(x.to(self.pos.device), mask.to(self.pos.device))
 
     def encode_frames(self, frames: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -34,11 +34,12 @@ from emoanim.errors import EmoAnimError
 SPLITS: tuple[str, ...] = ("train", "heldout", "dev")
 
 
-def _levels(text: str) -> dict[int, tuple[str, ...]]:
-    """'a, b | c | d, e' -> {1: ('a', 'b'), 2: ('c',), 3: ('d', 'e')} (empty levels allowed)."""
+def _levels(text: str, sep: str = ",") -> dict[int, tuple[str, ...]]:
+    """'a, b | c | d, e' -> {1: ('a', 'b'), 2: ('c',), 3: ('d', 'e')} (empty levels allowed); items are split
+    at ``sep`` (idioms, which may hold commas, use ';')."""
     levels = text.split("|")
     assert len(levels) == 3, text
-    return {level: tuple(x.strip() for x in part.split(",") if x.strip()) for level, part in zip(INTENSITIES, levels)}
+    return {level: tuple(x.strip() for x in part.split(sep) if x.strip()) for level, part in zip(INTENSITIES, levels)}
 
 
 def _items(text: str) -> tuple[str, ...]:
@@ -528,66 +529,61 @@ def negation_pool(emotion: str, intensity: int, split: str = "train") -> tuple[s
 # ---------------------------------------------------------------------- idioms and exclamations
 # Figures of speech and exclamations carry emotion in words that do not ("on cloud nine", "hit the
 # roof", "no way!"); without them the text side learns that concrete words read as neutral. Each pool
-# has its own, none is a free-text probe, and each is used bare: one phrasing per idiom.
-def _idiom_levels(text: str) -> dict[int, tuple[str, ...]]:
-    """'a; b | c | d, e' -> {1: ('a', 'b'), 2: ('c',), 3: ('d, e',)}: idioms may hold commas."""
-    return {level: tuple(x.strip() for x in part.split(";") if x.strip())
-            for level, part in zip(INTENSITIES, text.split("|"), strict=True)}
-
-
+# has its own, none is a free-text probe, and each is used bare: one phrasing per idiom. Items are
+# separated by ';' because idioms may hold commas.
 IDIOMS: dict[str, dict[str, dict[int, tuple[str, ...]]]] = {
     "neutral": {
-        "train": _idiom_levels("same as always; nothing special; business as usual; just another day"
-                         " | meh; no strong feelings either way | going through the motions; like a robot; dead inside"),
-        "dev": _idiom_levels("no big deal; all good; nothing to report | so-so; can't be bothered | numb to it all; zoned out"),
-        "heldout": _idiom_levels("cool as a cucumber; steady as she goes | neither here nor there; shrugging it off"
-                           " | bored stiff; staring into space"),
+        "train": _levels("same as always; nothing special; business as usual; just another day"
+                         " | meh; no strong feelings either way | going through the motions; like a robot; dead inside", ";"),
+        "dev": _levels("no big deal; all good; nothing to report | so-so; can't be bothered | numb to it all; zoned out", ";"),
+        "heldout": _levels("cool as a cucumber; steady as she goes | neither here nor there; shrugging it off"
+                           " | bored stiff; staring into space", ";"),
     },
     "happy": {
-        "train": _idiom_levels("in a good mood; all smiles | on cloud nine; walking on air; having a blast"
-                         " | jumping for joy; in seventh heaven; yay!"),
-        "dev": _idiom_levels("glad to hear it; a spring in my step | made my day; in high spirits"
-                       " | on top of the world; best day ever!"),
-        "heldout": _idiom_levels("a smile on my face; looking on the bright side | pleased as punch; walking on sunshine"
-                           " | having the time of my life; full of the joys of spring"),
+        "train": _levels("in a good mood; all smiles | on cloud nine; walking on air; having a blast"
+                         " | jumping for joy; in seventh heaven; yay!", ";"),
+        "dev": _levels("glad to hear it; a spring in my step | made my day; in high spirits"
+                       " | on top of the world; best day ever!", ";"),
+        "heldout": _levels("a smile on my face; looking on the bright side | pleased as punch; walking on sunshine"
+                           " | having the time of my life; full of the joys of spring", ";"),
     },
     "sad": {
-        "train": _idiom_levels("a little down; not my day | down in the mouth; under a cloud; with a heavy heart"
-                         " | crying my eyes out; my world fell apart; falling to pieces"),
-        "dev": _idiom_levels("a bit low; missing home | choked up; a lump in my throat | sobbing uncontrollably; my heart is broken"),
-        "heldout": _idiom_levels("out of sorts; a bit glum | feeling down; tearing up | weeping; grief-stricken"),
+        "train": _levels("a little down; not my day | down in the mouth; under a cloud; with a heavy heart"
+                         " | crying my eyes out; my world fell apart; falling to pieces", ";"),
+        "dev": _levels("a bit low; missing home | choked up; a lump in my throat | sobbing uncontrollably; my heart is broken", ";"),
+        "heldout": _levels("out of sorts; a bit glum | feeling down; tearing up | weeping; grief-stricken", ";"),
     },
     "angry": {
-        "train": _idiom_levels("a bit ticked off; rubbed the wrong way | seeing red; up in arms"
-                         " | blew a fuse; hit the roof; foaming at the mouth"),
-        "dev": _idiom_levels("getting on my nerves; miffed | hot under the collar; had it up to here"
-                       " | blowing my top; fuming with rage"),
-        "heldout": _idiom_levels("cheesed off; bugged | steaming; losing my temper"
-                           " | flying off the handle; went ballistic; flipped my lid"),
+        "train": _levels("a bit ticked off; rubbed the wrong way | seeing red; up in arms"
+                         " | blew a fuse; hit the roof; foaming at the mouth", ";"),
+        "dev": _levels("getting on my nerves; miffed | hot under the collar; had it up to here"
+                       " | blowing my top; fuming with rage", ";"),
+        "heldout": _levels("cheesed off; bugged | steaming; losing my temper"
+                           " | flying off the handle; went ballistic; flipped my lid", ";"),
     },
     "fearful": {
-        "train": _idiom_levels("a bit jumpy; butterflies in my stomach | shaking like a leaf; heart in my mouth"
-                         " | scared out of my wits; my blood ran cold"),
-        "dev": _idiom_levels("uneasy about it; a knot in my stomach | biting my nails; jittery | paralysed with dread; scared stiff"),
-        "heldout": _idiom_levels("on tenterhooks; have a bad feeling about this | sweating bullets; afraid of what comes next"
-                           " | hair standing on end; in a blind panic"),
+        "train": _levels("a bit jumpy; butterflies in my stomach | shaking like a leaf; heart in my mouth"
+                         " | scared out of my wits; my blood ran cold", ";"),
+        "dev": _levels("uneasy about it; a knot in my stomach | biting my nails; jittery | paralysed with dread; scared stiff", ";"),
+        "heldout": _levels("on tenterhooks; have a bad feeling about this | sweating bullets; afraid of what comes next"
+                           " | hair standing on end; in a blind panic", ";"),
     },
     "disgusted": {
-        "train": _idiom_levels("not a fan of that smell; ew | makes my skin crawl; turns my stomach | want to puke; sick to my stomach"),
-        "dev": _idiom_levels("a bit icky; yuck | grossed out; can't stand the smell | makes me gag; nauseating"),
-        "heldout": _idiom_levels("eww, sticky | puts me right off my food; stomach-churning | vile beyond words; retching"),
+        "train": _levels("not a fan of that smell; ew | makes my skin crawl; turns my stomach | want to puke; sick to my stomach", ";"),
+        "dev": _levels("a bit icky; yuck | grossed out; can't stand the smell | makes me gag; nauseating", ";"),
+        "heldout": _levels("eww, sticky | puts me right off my food; stomach-churning | vile beyond words; retching", ";"),
     },
     "surprised": {
-        "train": _idiom_levels("huh, interesting; oh, really? | no way!; who would have thought"
-                         " | knocked my socks off; my jaw hit the floor"),
-        "dev": _idiom_levels("oh, I see; well, well | caught off guard; didn't see that coming | blown away; mind blown"),
-        "heldout": _idiom_levels("that's unexpected; raised eyebrows | whoa; out of the blue"
-                           " | floored; you could have knocked me over with a feather"),
+        "train": _levels("huh, interesting; oh, really? | no way!; who would have thought"
+                         " | knocked my socks off; my jaw hit the floor", ";"),
+        "dev": _levels("oh, I see; well, well | caught off guard; didn't see that coming | blown away; mind blown", ";"),
+        "heldout": _levels("that's unexpected; raised eyebrows | whoa; out of the blue"
+                           " | floored; you could have knocked me over with a feather", ";"),
     },
     "contemptuous": {
-        "train": _idiom_levels("yeah, right; whatever you say | beneath me; turning up my nose | not worth my time; pathetic, really"),
-        "dev": _idiom_levels("how quaint; oh please | holier-than-thou; so beneath us | spitting on their efforts; a waste of air"),
-        "heldout": _idiom_levels("a smug little grin; condescending | scoffing; patronising tone | treating them like dirt; sheer scorn"),
+        "train": _levels("yeah, right; whatever you say | beneath me; turning up my nose | not worth my time; pathetic, really", ";"),
+        "dev": _levels("how quaint; oh please | holier-than-thou; so beneath us | spitting on their efforts; a waste of air", ";"),
+        "heldout": _levels("a smug little grin; condescending | scoffing; patronising tone | treating them like dirt; sheer scorn", ";"),
     },
 }  # fmt: skip
 

@@ -195,8 +195,8 @@ def load_anny_head(avatar_name: str) -> AnnyHead:
     return head
 
 
-def _gaze_rotvecs(actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """eyeLook* weights [T, 52] -> per-eye axis-angle [T, 3] (left, right).
+def gaze_rotvecs(actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ARKit weights [T, >=52] (whole arkit params too) -> per-eye axis-angle [T, 3] (left, right) from eyeLook*.
 
     Yaw about +Y turns the pupil towards +X (the subject's left); pitch about +X with a negative
     angle turns it up. "Out" means away from the nose, so it has opposite signs per eye.
@@ -252,11 +252,6 @@ def head_rotvecs(params: np.ndarray) -> np.ndarray:
     yaw/pitch/roll shared between the neck and the head so the neck bends smoothly."""
     head = euler_to_rotvec(*(params[:, len(ARKIT_ACTIONS) + i] for i in range(3)))  # [T, 3]
     return np.stack([np.zeros_like(head), NECK_SHARE * head, (1.0 - NECK_SHARE) * head], axis=1).astype(np.float32)
-
-
-def gaze_rotvecs(params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """arkit params [T, >=52] -> axis-angle of the left and right eyeballs [T, 3] each (eyeLook*)."""
-    return _gaze_rotvecs(params[:, : len(ARKIT_ACTIONS)])
 
 
 class ArkitRig(FaceRig):
@@ -409,7 +404,7 @@ class ArkitRig(FaceRig):
         params = self.check_params(params)
         actions = params[:, : len(ARKIT_ACTIONS)]
         skin = self._rest + blend_shapes(actions, self._actions)  # [T, Vs, 3]
-        gaze_l, gaze_r = _gaze_rotvecs(actions)
+        gaze_l, gaze_r = gaze_rotvecs(actions)
         eye_l = self._eye_template @ rodrigues(gaze_l).transpose(0, 2, 1) + self._eye_centers[0]
         eye_r = self._eye_template @ rodrigues(gaze_r).transpose(0, 2, 1) + self._eye_centers[1]
         rest = np.concatenate([skin, eye_l, eye_r], axis=1).astype(np.float32)

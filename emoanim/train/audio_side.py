@@ -26,7 +26,8 @@ import torch
 from emoanim.binding.adapter import Adapter, embed_sequence, info_nce
 from emoanim.binding.audio_encoder import WhisperEmotionConfig, WhisperEmotionEncoder
 from emoanim.binding.space import EmotionSpace
-from emoanim.data.clip_set import ClipSet, INT16_SCALE, frozen_features, load_split, nearest_emotion, pad, random_crop
+from emoanim.data.clip_set import (INT16_SCALE, ClipSet, batches, embed_frozen, frozen_features, load_split,
+                                  nearest_emotion, pad, random_crop)
 from emoanim.data.corpus import Corpus
 from emoanim.fileio import atomic_write
 from emoanim.persistence import read_training
@@ -51,11 +52,11 @@ class AudioSideTrainConfig:
     log: Callable[[str], None] = field(default=print, repr=False)
 
 
-def cached_frames(corpus: Corpus, split: str, data: ClipSet, encoder: WhisperEmotionEncoder,
+def cached_frames(corpus: Corpus, split: str, data: ClipSet, encoder: WhisperEmotionEncoder, digest: str,
                   log: Callable[[str], None] = print, batch: int = 8) -> list[np.ndarray]:
     """The frozen backbone's frames [T_i, H] (float16) of every clip of ``data`` (a split of ``corpus``),
-    from the cache beside the corpus when it is there."""
-    cache = corpus.root / "derived" / f"whisper-{encoder.backbone_digest()[:12]}-{split}-{len(data)}.npz"
+    from the cache beside the corpus when it is there (``digest``: the backbone's weights' sha256)."""
+    cache = corpus.root / "derived" / f"whisper-{digest[:12]}-{split}-{len(data)}.npz"
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
             return np.split(z["frames"], np.cumsum(z["lengths"])[:-1])
@@ -84,23 +85,20 @@ def _encode_frames(encoder: WhisperEmotionEncoder, inputs: tuple) -> tuple[torch
 
 
 @torch.no_grad()
-def _features(encoder: WhisperEmotionEncoder, frames: list[np.ndarray], batch: int = 64) -> list[torch.Tensor]:
-    """The frozen encoder's features [T_i, F] of whole clips."""
+def _features(encoder: WhisperEmotionEncoder, data: ClipSet, batch_size: int = 64) -> list[torch.Tensor]:
+    """The frozen encoder's features [T_i, F] of a split's whole clips (from its cached frames)."""
     encoder.eval()
     out = []
-    for b in range(0, len(frames), batch):
-        x, mask = pad([f.astype(np.float32) for f in frames[b : b + batch]])
-        features, mask = encoder.encode_frames(x, mask)
+    for idx in batches(len(data), batch_size):
+        features, mask = encoder.encode_frames(*frame_batch(data, idx, None, None))
         out += [f[: int(m.sum())] for f, m in zip(features, mask)]
     return out
 
 
-@torch.no_grad()
 def audio_accuracy(space: EmotionSpace, features: list[torch.Tensor], data: ClipSet) -> float:
     """Emotion accuracy of whole clips' audio vectors by their nearest label prototype."""
-    space.eval()
-    vectors = space.embed_features("audio", *pad([f.numpy() for f in features]))
-    return float((nearest_emotion(space, vectors) == data.emotion).mean())
+    with torch.no_grad():
+        return float((nearest_emotion(space, embed_frozen(space, "audio", features)) == data.emotion).mean())
 
 
 def fit_audio_adapter(space: EmotionSpace, train: ClipSet, val: ClipSet, features: dict, config: AudioSideTrainConfig) -> dict:
@@ -157,8 +155,9 @@ def train_audio_side(config: AudioSideTrainConfig) -> EmotionSpace:
     train, val = load_split(corpus, "train", config.limit), load_split(corpus, "val", config.limit)
     config.log(f"corpus {config.corpus}: {len(train)} train / {len(val)} val clips; audio side of {config.space}")
     encoder = WhisperEmotionEncoder(config.encoder)
+    digest = encoder.backbone_digest()
     for name, data in (("train", train), ("val", val)):
-        data.frames = cached_frames(corpus, name, data, encoder, config.log)
+        data.frames = cached_frames(corpus, name, data, encoder, digest, config.log)
 
     classifier = BindingTrainConfig(corpus=config.corpus, out=config.out, seed=config.seed, batch_size=config.batch_size,
                                     lr=config.lr, crop_seconds=config.crop_seconds, log=config.log)
@@ -167,7 +166,7 @@ def train_audio_side(config: AudioSideTrainConfig) -> EmotionSpace:
     encoder.requires_grad_(False)
     space.audio_encoder, space.config.audio_encoder = encoder, encoder.config
     space.adapters["audio"] = Adapter(encoder.feature_dim, space.config.embed_dim, space.config.adapter_hidden)
-    features = {name: _features(encoder, data.frames) for name, data in (("train", train), ("val", val))}
+    features = {name: _features(encoder, data) for name, data in (("train", train), ("val", val))}
     adapter = fit_audio_adapter(space, train, val, features, config)
 
     after = space.state_dict()
