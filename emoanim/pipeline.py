@@ -30,7 +30,7 @@ from emoanim.errors import EmoAnimError
 from emoanim.motion import Motion, export_csv, export_glb, load_motion_file
 from emoanim.motion.plots import plot_curves
 from emoanim.render.clip import render_video
-from emoanim.render.renderer import RGB, RenderConfig, check_color
+from emoanim.render.renderer import RGB, RenderConfig, check_color, preload_gl
 from emoanim.render.video import check_frame_size, check_output_path
 from emoanim.rigs import FaceRig, load_rig
 from emoanim.rigs.arkit import AVATARS, DEFAULT_AVATAR
@@ -526,6 +526,21 @@ class Animator:
                 self._rigs[avatar] = load_rig(RENDERED_RIG, avatar=avatar)
             return self._rigs[avatar]
 
+    def _prepare_render(self, avatar: str | None) -> threading.Thread:
+        """Build the avatar's rig and load the renderer in a thread while the motion is made (~1 s of a
+        first take's start-up, off its critical path: recognition runs in native code meanwhile). A
+        failure here is left for ``_render`` to meet and report."""
+        def work() -> None:
+            try:
+                self.rig(avatar)
+                preload_gl()
+            except Exception:  # noqa: BLE001 - _render does the same work again and says what is wrong
+                pass
+
+        thread = threading.Thread(target=work, name="emoanim-render-prep", daemon=True)
+        thread.start()
+        return thread
+
     def render_config(self, size: int | None = None) -> RenderConfig:
         """How this animator's videos look: ``size`` (None = the config's) and the config's background."""
         background = self.config.background
@@ -589,10 +604,12 @@ class Animator:
         stages = _Stages(progress, timings)
         share = 0.5 if out_mp4 is not None else 1.0
         readings: list[str] = []
+        ahead = self._prepare_render(avatar) if out_mp4 is not None else None
         motion, style, content_info = self._animate(audio, source, sampling, blend, stages.sub(0.0, share),
                                                     transcript, readings)
         video = None
         if out_mp4 is not None:
+            ahead.join()
             video = self._render(motion, audio, out_mp4, avatar, config, stages.sub(share, 1.0))
         if motion_out is not None:
             try:

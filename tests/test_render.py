@@ -150,3 +150,45 @@ def test_action_sweep_turns_the_head_group_by_angles(arkit_rig):
     assert head == ("headYaw", "headPitch", "headRoll")
     assert all(abs(peaks[name] - HEAD_EXTREME) < 0.02 for name in head)
     assert all(abs(peaks[name] - 1.0) < 0.05 for name in arkit_rig.param_names if name not in head)
+
+
+def visible_teeth(rig, poses: list[dict], size: int = 192) -> list[int]:
+    """How many pixels of teeth each pose shows: rendered as is and with the teeth painted green, the
+    pixels that differ are teeth in sight."""
+    import copy
+
+    painted = copy.copy(rig)
+    painted.vertex_colors = rig.vertex_colors.copy()
+    painted.vertex_colors[rig.group("teeth")] = (0.0, 1.0, 0.0)
+    verts = rig.vertices(np.concatenate([rig.params_from_dict(p) for p in poses]))
+    config = RenderConfig.square(size)
+    with FaceRenderer(rig, config) as plain, FaceRenderer(painted, config) as marked:
+        return [int((np.abs(plain.render(v).astype(int) - marked.render(v)).sum(-1) > 30).sum()) for v in verts]
+
+
+@pytest.mark.parametrize("avatar", ["alex", "otto"])
+def test_teeth_show_when_the_jaw_opens_and_never_through_closed_lips(avatar):
+    from emoanim.rigs import load_rig
+
+    rig = load_rig("arkit", avatar=avatar)
+    closed = [{}, {"mouthRollUpper": 1.0}, {"mouthRollLower": 1.0}, {"mouthPucker": 1.0},
+              {"mouthClose": 0.3, "jawOpen": 0.3}, {"mouthSmileLeft": 1.0, "mouthSmileRight": 1.0}, {"headYaw": 0.5}]
+    assert visible_teeth(rig, closed) == [0] * len(closed)
+    opening = visible_teeth(rig, [{"jawOpen": j} for j in (0.2, 0.4, 0.7, 1.0)])
+    assert opening[1] > 10 and opening[-1] > 60, opening  # (of ~13 000 face pixels at 192 px)
+    assert all(a < b for a, b in zip(opening, opening[1:])), opening  # more teeth the wider it opens
+
+
+def test_open_mouth_is_dark_inside(arkit_rig):
+    """Past the teeth an open mouth is a dark cavity, darker than the lips and the skin around it."""
+    v = arkit_rig.vertices(arkit_rig.params_from_dict({"jawOpen": 0.7}))[0]
+    with FaceRenderer(arkit_rig, RenderConfig.square(256)) as r:
+        image = r.render(v).astype(float)
+        inside = arkit_rig.group("upper_lip"), arkit_rig.group("lower_lip")
+        cols, rows = r.project(v[np.concatenate(inside)]).T
+    upper_lip_row = int(r.project(v[inside[0]])[:, 1].mean())
+    lower_lip_row = int(r.project(v[inside[1]])[:, 1].mean())
+    middle = image[(upper_lip_row + lower_lip_row) // 2 - 2 : (upper_lip_row + lower_lip_row) // 2 + 3,
+                   int(cols.mean()) - 4 : int(cols.mean()) + 5]
+    cheek = image[upper_lip_row, int(cols.max()) + 15]
+    assert middle.mean() < 0.5 * cheek.mean(), (middle.mean(), cheek.mean())

@@ -204,3 +204,36 @@ def arkit_rig_look(rig):
     from emoanim.rigs.arkit import AVATARS
 
     return AVATARS[rig.avatar]
+
+
+def test_lower_teeth_ride_the_jaw_and_upper_teeth_the_skull(arkit_rig):
+    rig = arkit_rig
+    teeth = rig.group("teeth")
+    rest = rig.vertices(rig.neutral()[None])[0][teeth]
+    upper = rest[:, 1] > np.median(rest[:, 1])  # the upper arch lies above the lower one
+    moved = {name: rig.vertices(rig.params_from_dict({name: 1.0}))[0][teeth] - rest
+             for name in ("jawOpen", "jawLeft", "jawForward", "tongueOut", "mouthSmileLeft")}
+    assert np.abs(moved["jawOpen"][upper]).max() < 1e-6  # the upper teeth stay with the skull
+    drop = -moved["jawOpen"][~upper, 1]
+    assert drop.mean() > 0.008 and (drop > 0).all()  # the lower teeth go down with the jaw (metres)
+    front = ~upper & (rest[:, 2] > np.percentile(rest[~upper, 2], 80))
+    assert moved["jawOpen"][front, 2].mean() < 0  # ... and back: the jaw turns about its hinge
+    assert moved["jawLeft"][~upper, 0].mean() > 0.003  # jawLeft swings them to the subject's left (+X)
+    assert moved["jawForward"][~upper, 2].mean() > 0.003
+    for name in ("tongueOut", "mouthSmileLeft"):  # the tongue and the lips move; the jaw, and so the teeth, do not
+        assert np.abs(moved[name]).max() < 1e-6, name
+    # The head carries both arches: a nod turns the teeth with the face.
+    nod = rig.vertices(rig.params_from_dict({"headPitch": 0.3}))[0][teeth]
+    assert np.abs(nod - rest).max() > 0.005
+
+
+def test_teeth_sit_behind_the_lips_and_in_front_of_the_tongue(arkit_rig):
+    rig = arkit_rig
+    rest = rig.vertices(rig.neutral()[None])[0]
+    teeth = rest[rig.group("teeth")]
+    lips = rest[np.concatenate([rig.group("upper_lip"), rig.group("lower_lip")])]
+    assert teeth[:, 2].max() < lips[:, 2].min() - 0.003
+    lip_width = np.ptp(lips[:, 0])
+    assert 0.8 * lip_width < np.ptp(teeth[:, 0]) < 2.5 * lip_width  # sized to the mouth
+    contact = lips[:, 1].mean()
+    assert teeth[:, 1].min() < contact < teeth[:, 1].max()  # the biting edges meet where the lips do

@@ -34,7 +34,6 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
 from emoanim.audio.pronounce import espeak_phonemes
 from emoanim.errors import EmoAnimError
@@ -74,6 +73,13 @@ class AlignmentResult:
     method: str  # "pocketsphinx" | "words" (phones spread in word spans) | "uniform"
 
 
+def _resample(x: np.ndarray, up: int, down: int) -> np.ndarray:
+    """x [N] resampled by up/down (float64 out): only a rate change or a retry needs it."""
+    from scipy.signal import resample_poly  # lazy: start-up time (scipy.signal takes 0.7 s to import)
+
+    return resample_poly(x.astype(np.float64), up, down)
+
+
 def align_phones(audio: np.ndarray, sample_rate: int, text: str) -> list[PhoneSegment]:
     """Forced-align ``text`` to ``audio``; ARPAbet segments (with 'sil') tiling the clip."""
     return align(audio, sample_rate, text).phones
@@ -97,7 +103,7 @@ def align(audio: np.ndarray, sample_rate: int, text: str, attempts: int | None =
     total = x.size / sample_rate
     if sample_rate != _SR:
         g = np.gcd(int(sample_rate), _SR)
-        x = signal.resample_poly(x.astype(np.float64), _SR // g, int(sample_rate) // g).astype(np.float32)
+        x = _resample(x, _SR // g, int(sample_rate) // g).astype(np.float32)
 
     aligner = _aligner()
     with aligner.lock:
@@ -107,7 +113,7 @@ def align(audio: np.ndarray, sample_rate: int, text: str, attempts: int | None =
         first_pass: list[tuple[str, float, float]] | None = None
         for noise_std, scale, options in _ATTEMPTS[: attempts or len(_ATTEMPTS)]:
             up, down = _FORMANT_RATIOS[scale]
-            y = x if up == down else signal.resample_poly(x.astype(np.float64), up, down)
+            y = x if up == down else _resample(x, up, down)
             pcm = np.clip(y, -1.0, 1.0) * 32767.0
             # Seeded by the audio length so one clip always gets the same noise.
             noise = np.random.default_rng(pcm.size).normal(0.0, noise_std, pcm.size)

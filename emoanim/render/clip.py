@@ -24,11 +24,24 @@ def fit_to_frames(params: np.ndarray, num_frames: int) -> np.ndarray:
     return np.concatenate([params, np.repeat(params[-1:], num_frames - len(params), axis=0)])
 
 
-def render_frames(renderer: FaceRenderer, params: np.ndarray, chunk: int = 64) -> Iterator[np.ndarray]:
-    """Yield RGB frames, posing the rig a chunk at a time so memory stays flat in video length."""
-    for start in range(0, len(params), chunk):
-        for vertices in renderer.rig.vertices(params[start : start + chunk]):
-            yield renderer.render(vertices)
+def render_frames(renderer: FaceRenderer, params: np.ndarray, chunk: int = 32) -> Iterator[np.ndarray]:
+    """Yield RGB frames, posing the rig a chunk at a time so memory stays flat in video length.
+
+    Two stages overlap: a thread poses and lights the next chunk (NumPy) while this one draws the
+    current chunk (OpenGL, whose calls let the thread run)."""
+    from concurrent.futures import ThreadPoolExecutor  # lazy: start-up time
+
+    def prepare(start: int) -> list[np.ndarray]:
+        return [renderer.vertex_data(v) for v in renderer.rig.vertices(params[start : start + chunk])]
+
+    starts = range(0, len(params), chunk)
+    with ThreadPoolExecutor(1, thread_name_prefix="emoanim-pose") as pool:
+        ahead = pool.submit(prepare, 0) if len(params) else None
+        for start in starts:
+            batch = ahead.result()
+            ahead = pool.submit(prepare, start + chunk) if start + chunk < len(params) else None
+            for data in batch:
+                yield renderer.draw(data)
 
 
 def render_video(

@@ -15,6 +15,11 @@ def choose_gl_platform() -> str:
         has_gpu = os.path.exists("/dev/nvidia0") or os.path.exists("/dev/dri/renderD128")
         platform = "egl" if has_gpu else "osmesa"
         os.environ["PYOPENGL_PLATFORM"] = platform
+    import OpenGL  # (the package alone: GL itself loads with the platform chosen above)
+
+    # PyOpenGL checks glGetError after every call unless told not to: ~1 ms a frame of Python for
+    # pyrender's few dozen calls. Rendering errors still surface (a failed context, a bad read).
+    OpenGL.ERROR_CHECKING = False
     return platform
 
 

@@ -1,7 +1,11 @@
 """Headless offscreen rendering of a rig's meshes with pyrender.
 
-One scene per video: the mesh's vertex buffer is overwritten in place every frame instead of
-building a new scene, which is what makes CPU rendering (OSMesa/llvmpipe) real-time.
+What makes CPU rendering (OSMesa/llvmpipe) faster than real time:
+- one scene per video: the mesh's vertex buffer is overwritten in place every frame instead of
+  building a new scene;
+- the lighting is computed per vertex in NumPy (``render.shading``) and drawn flat, instead of
+  pyrender's per-pixel PBR shader (6x slower in llvmpipe);
+- only the colour buffer is read back (pyrender also reads and linearises the depth buffer).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import numpy as np
 
 from emoanim.errors import EmoAnimError
 from emoanim.render.platform import choose_gl_platform, stable_context_ids
+from emoanim.render.shading import Lighting, VertexShader
 from emoanim.render.video import check_frame_size
 from emoanim.rigs.base import FaceRig
 from emoanim.rigs.mesh import VertexNormals
@@ -67,10 +72,17 @@ def parse_color(text: str) -> RGB:
     raise EmoAnimError(f"cannot read colour '{text}': use '#RRGGBB' or 'R,G,B' with values 0-255")
 
 
+def preload_gl() -> None:
+    """Choose the GL platform and import pyrender (0.4 s): what a first renderer would do, so a caller
+    can do it ahead, e.g. in a thread while the motion is made."""
+    choose_gl_platform()
+    import pyrender  # noqa: F401  (lazy: start-up time)
+
+
 class FaceRenderer:
     """Renders one rig's meshes to RGB frames. Use as a context manager (it owns a GL context)."""
 
-    def __init__(self, rig: FaceRig, config: RenderConfig | None = None) -> None:
+    def __init__(self, rig: FaceRig, config: RenderConfig | None = None, lighting: Lighting | None = None) -> None:
         self.rig = rig
         self.config = config or RenderConfig()  # checked when it was made
         choose_gl_platform()
@@ -84,17 +96,15 @@ class FaceRenderer:
         self._pyrender = pyrender
         stable_context_ids()
         self._normals = VertexNormals(rig.faces, rig.num_vertices)
+        self._shader = VertexShader(rig.vertex_colors, rig.vertex_gloss, lighting)
         neutral = rig.vertices(rig.neutral()[None])[0]
-        self._primitive = pyrender.Primitive(
-            positions=neutral,
-            normals=self._normals(neutral),
-            color_0=np.concatenate([rig.vertex_colors, np.ones((rig.num_vertices, 1), np.float32)], 1),
-            indices=rig.faces,
-            material=pyrender.MetallicRoughnessMaterial(
-                baseColorFactor=(1.0, 1.0, 1.0, 1.0), metallicFactor=0.0, roughnessFactor=0.62
-            ),
-        )
         self.scene = self._build_scene(neutral)
+        self._eye = self.camera_pose[:3, 3].astype(np.float32)
+        self._primitive = pyrender.Primitive(
+            positions=neutral, normals=self._normals(neutral), color_0=self.vertex_data(neutral)[:, 6:],
+            indices=rig.faces, material=pyrender.MetallicRoughnessMaterial(baseColorFactor=(1.0, 1.0, 1.0, 1.0)),
+        )
+        self.scene.add(pyrender.Mesh([self._primitive]))
         try:
             self._renderer = pyrender.OffscreenRenderer(self.config.width, self.config.height)
         except Exception as exc:
@@ -107,8 +117,7 @@ class FaceRenderer:
     def _build_scene(self, neutral: np.ndarray):
         pr = self._pyrender
         cfg = self.config
-        scene = pr.Scene(bg_color=(*cfg.background, 1.0), ambient_light=(0.32, 0.30, 0.30))
-        scene.add(pr.Mesh([self._primitive]))
+        scene = pr.Scene(bg_color=(*cfg.background, 1.0))  # (lit in NumPy: no lights in the scene)
         # Frame the face: from the chin to the brows, centred between eyes and mouth.
         face = neutral[neutral[:, 2] > np.percentile(neutral[:, 2], 40)]
         lo, hi = face.min(0), face.max(0)
@@ -119,29 +128,42 @@ class FaceRenderer:
         camera = pr.PerspectiveCamera(yfov=yfov, aspectRatio=cfg.width / cfg.height, znear=0.05, zfar=5.0)
         self.camera, self.camera_pose = camera, _look_at(centre + [0, 0, distance], centre)
         scene.add(camera, pose=self.camera_pose)
-        # Soft three-point lighting: warm key from upper left, cool fill from the right, rim behind.
-        for direction, colour, intensity in (
-            ((-0.6, 0.5, 1.0), (1.0, 0.96, 0.9), 3.2),
-            ((0.8, 0.1, 0.8), (0.85, 0.9, 1.0), 1.4),
-            ((0.0, 0.6, -1.0), (1.0, 1.0, 1.0), 2.0),
-        ):
-            light = pr.DirectionalLight(color=colour, intensity=intensity)
-            scene.add(light, pose=_look_at(centre + np.asarray(direction), centre))
         return scene
+
+    def vertex_data(self, vertices: np.ndarray) -> np.ndarray:
+        """vertices [V, 3] -> a new vertex buffer [V, 10] (position, normal, lit RGBA, pyrender's
+        interleaving). NumPy only, no OpenGL: a thread can light the next frames while ``draw`` runs."""
+        normals = self._normals(vertices)
+        data = np.empty((len(vertices), 10), np.float32)
+        data[:, :3], data[:, 3:6] = vertices, normals
+        data[:, 6:9] = self._shader(vertices, normals, self._eye)
+        data[:, 9] = 1.0
+        return data
 
     def render(self, vertices: np.ndarray) -> np.ndarray:
         """vertices [V, 3] -> RGB uint8 [H, W, 3]."""
+        return self.draw(self.vertex_data(vertices))
+
+    def draw(self, data: np.ndarray) -> np.ndarray:
+        """A vertex buffer from ``vertex_data`` -> RGB uint8 [H, W, 3]."""
         from OpenGL.GL import GL_ARRAY_BUFFER, glBindBuffer, glBufferSubData  # lazy: start-up time
 
-        self._renderer._platform.make_current()
+        flags = self._pyrender.RenderFlags.FLAT
+        offscreen = self._renderer
+        offscreen._platform.make_current()
         if self._primitive._vaid is not None:  # bound after the first render: update in place
-            data = np.concatenate([vertices, self._normals(vertices), self._primitive.color_0], axis=1)
             glBindBuffer(GL_ARRAY_BUFFER, self._primitive._buffers[0])
-            glBufferSubData(GL_ARRAY_BUFFER, 0, data.nbytes, np.ascontiguousarray(data, dtype=np.float32))
+            glBufferSubData(GL_ARRAY_BUFFER, 0, data.nbytes, data)
         else:
-            self._primitive.positions = vertices
-            self._primitive.normals = self._normals(vertices)
-        color, _ = self._renderer.render(self.scene, flags=self._pyrender.RenderFlags.NONE)
+            self._primitive.positions, self._primitive.normals = data[:, :3], data[:, 3:6]
+            self._primitive.color_0 = data[:, 6:]
+        if offscreen._platform.supports_framebuffers():  # EGL: pyrender's framebuffer path
+            return offscreen.render(self.scene, flags=flags)[0]
+        # OSMesa draws to its own buffer: render, then read the colour alone (pyrender's
+        # OffscreenRenderer.render would also read and linearise depth, ~2 ms a frame).
+        offscreen._renderer.render(self.scene, flags)
+        color = offscreen._renderer.read_color_buf()
+        offscreen._platform.make_uncurrent()
         return color
 
     def project(self, points: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from emoanim.rigs.base import FaceRig
 DOC_POSES: dict[str, dict[str, float]] = {
     "neutral": {},
     "jawOpen": {"jawOpen": 1.0},
-    "smile": {"mouthSmileLeft": 1.0, "mouthSmileRight": 1.0, "cheekSquintLeft": 0.5, "cheekSquintRight": 0.5},
+    "smile": {"mouthSmileLeft": 1.0, "mouthSmileRight": 1.0, "cheekSquintLeft": 0.5, "cheekSquintRight": 0.5, "jawOpen": 0.2},
     "blink": {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0},
     "brows down": {"browDownLeft": 1.0, "browDownRight": 1.0},
 }

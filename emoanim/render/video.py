@@ -54,6 +54,25 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def _widen_pipe(pipe: IO[bytes] | None, frame_bytes: int) -> None:
+    """Let the pipe into ffmpeg hold a frame or more (Linux: 64 KiB by default, up to
+    /proc/sys/fs/pipe-max-size), so handing over a frame returns at once while the encoder is busy
+    with the last one: rendering and encoding overlap instead of taking turns."""
+    try:
+        import fcntl  # lazy: POSIX only
+    except ImportError:
+        return
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if pipe is None or set_size is None:
+        return
+    for size in (2 * frame_bytes, frame_bytes, 1 << 20):
+        try:
+            fcntl.fcntl(pipe.fileno(), set_size, size)
+            return
+        except OSError:  # above this user's limit: try smaller
+            continue
+
+
 def _stderr_tail(f: IO[bytes] | None) -> str:
     if f is None:
         return ""
@@ -191,6 +210,7 @@ class VideoWriter:
             )
         except OSError as exc:
             raise EmoAnimError(f"Could not start ffmpeg ({exc}): reinstall imageio-ffmpeg.") from exc
+        _widen_pipe(self._proc.stdin, 3 * self.width * self.height)
 
     def write(self, frame: np.ndarray) -> None:
         """Encode one RGB uint8 frame of shape [height, width, 3]."""

