@@ -62,6 +62,7 @@ BLEND_SOURCES = ("Emotion label", "Describe it in words")
 AUDIO_TYPES = [".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".webm", ".opus"]
 MOTION_TYPES = [".npz", ".csv", ".json"]
 FACE_VIDEO_TYPES = [".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v"]
+ARKIT_FACE, FLAME_FACE = "ARKit head (Anny)", "FLAME (your model)"
 KEEP_RESULTS_S = 3600  # per-request output folders older than this are deleted
 EXAMPLES = [  # (clip, source, emotion, intensity, text)
     ["happy.ogg", "Emotion label", "happy", 3, ""],
@@ -105,9 +106,16 @@ def _env(name: str, kind: type, default=None):
     return kind(value) if value else default
 
 
+def flame_model_file() -> Path | None:
+    """$EMOANIM_FLAME_MODEL when it points at a file: the app then offers the FLAME face."""
+    path = _env("EMOANIM_FLAME_MODEL", Path)
+    return path if path is not None and path.is_file() else None
+
+
 def default_config() -> AnimatorConfig:
     """``AnimatorConfig`` with the settings the environment gives (the rest its defaults)."""
-    settings = {"max_seconds": _env("EMOANIM_MAX_SECONDS", float), "size": _env("EMOANIM_SIZE", int)}
+    settings = {"max_seconds": _env("EMOANIM_MAX_SECONDS", float), "size": _env("EMOANIM_SIZE", int),
+                "flame_model": flame_model_file()}
     return AnimatorConfig(**{key: value for key, value in settings.items() if value is not None})
 
 
@@ -190,11 +198,12 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
     else:
         get_animator = _Lazy(animator or load_animator)
     outputs_root = Outputs()
-    max_seconds = animator.config.max_seconds if isinstance(animator, Animator) else default_config().max_seconds
+    config = animator.config if isinstance(animator, Animator) else default_config()
+    max_seconds, flame_available = config.max_seconds, config.flame_model is not None
 
     def generate(audio, source_kind, emotion, intensity, text, ref_audio, ref_motion, blend_weight, blend_kind,
                  blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar, transcript=None,
-                 timeline=None, face_photo=None, face_video=None, progress=gr.Progress()):
+                 timeline=None, face_photo=None, face_video=None, face=None, progress=gr.Progress()):
         folder = None
         try:
             seed = int(seed or 0)  # guidance and steps: None (unset) is the animator's default
@@ -208,10 +217,12 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
             progress(0.0, desc="loading model")
             anim = get_animator()
             folder = outputs_root.new()
+            on_flame = face == FLAME_FACE
             result = anim.generate(
                 audio or None, source, folder / "emoanim.mp4", guidance=guidance, steps=steps, seed=seed,
                 blend=blend, avatar=avatar or None, size=size, progress=lambda f, stage: progress(f, desc=stage),
-                transcript=transcript or None)
+                transcript=transcript or None, face="flame" if on_flame else "arkit",
+                flame_out=folder / "emoanim_flame.npz" if on_flame else None)
             exports = anim.export(result.motion, folder, stem="emoanim", avatar=avatar or None)
             t, sampling = result.timings, result.sampling
             if over_time:
@@ -230,7 +241,8 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
             for line in result.readings:
                 info += f"  \nEmotion: {html.escape(line)}"
             glb = None if exports.glb is None else str(exports.glb)
-            return str(result.video), str(exports.npz), str(exports.csv), glb, glb, str(exports.plot), info
+            flame = str(folder / "emoanim_flame.npz") if on_flame else None
+            return str(result.video), str(exports.npz), str(exports.csv), glb, glb, str(exports.plot), flame, info
         except EmoAnimError as exc:
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -312,6 +324,9 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                     steps = gr.Slider(1, 100, value=DEFAULT_STEPS, step=1, label="Sampling steps", elem_id="steps")
                     seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="Seed", elem_id="seed")
                 avatar = gr.Dropdown(list(AVATARS), value=DEFAULT_AVATAR, label="Avatar", elem_id="avatar")
+                face = gr.Radio([ARKIT_FACE, FLAME_FACE], value=ARKIT_FACE, label="Face in the video",
+                                info="FLAME: the take retargeted onto your FLAME model, also as a FLAME sequence",
+                                visible=flame_available, elem_id="face")
                 transcript = gr.Textbox(label="Transcript (optional)", max_length=MAX_TRANSCRIPT_CHARS, lines=2,
                                         placeholder="What is said, word for word. Empty: the speech is recognised.",
                                         info="The lips follow these words; give them for non-English or unclear audio",
@@ -328,11 +343,13 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                     glb_file = gr.File(label="3D take (.glb: Blender, three.js, Unity)", elem_id="take-glb")
                 preview = gr.Model3D(label="3D preview (drag to turn)", elem_id="preview-3d", camera_position=(90, 90, 0.6))
                 plot = gr.Image(label="Main curves", type="filepath", elem_id="curves")
+                flame_file = gr.File(label="FLAME sequence (.npz: exp, jaw, neck, global, eyes)", elem_id="flame-npz",
+                                     visible=flame_available)
 
         inputs = [audio, source_kind, emotion, intensity, text, ref_audio, ref_motion, blend_weight, blend_kind,
                   blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar, transcript, timeline,
-                  face_photo, face_video]
-        outputs = [video, npz_file, csv_file, glb_file, preview, plot, info]
+                  face_photo, face_video, face]
+        outputs = [video, npz_file, csv_file, glb_file, preview, plot, flame_file, info]
         source_kind.change(show_source, source_kind, [label_group, text_group, audio_group, motion_group,
                                                       face_group, timeline_group],
                            api_visibility="private", queue=False)
@@ -342,7 +359,8 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                           queue=False)
         run.click(generate, inputs, outputs, api_name="generate", concurrency_id="generate",
                   api_description="Voice clip + emotion -> talking-head MP4, motion .npz, Live Link Face .csv, "
-                                  "take .glb, its 3D preview, curves plot, summary")
+                                  "take .glb, its 3D preview, curves plot, FLAME sequence .npz (face='FLAME (your model)', "
+                                  "when the server has EMOANIM_FLAME_MODEL), summary")
         new_take.click(lambda: random.randrange(2**31), None, seed, api_visibility="private", queue=False).then(
             generate, inputs, outputs, api_visibility="private", concurrency_id="generate")
         if examples and ASSETS.is_dir():

@@ -8,6 +8,7 @@ runs (start-up time: ``--help`` loads no model code, torch, OpenGL or PIL).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -240,20 +241,26 @@ def cmd_generate(args: argparse.Namespace) -> None:
         from emoanim.pipeline import check_output
 
         check_output(args.glb_out, ".glb")
-    config = AnimatorConfig(**_given(max_seconds=args.max_seconds, avatar=args.avatar, size=args.size))
+    flame_model = args.flame_model or (os.environ.get("EMOANIM_FLAME_MODEL") if args.rig == "flame" else None)
+    if args.rig == "flame" and not flame_model:
+        raise EmoAnimError("--rig flame needs the FLAME model file: pass --flame-model PATH (or set "
+                           "EMOANIM_FLAME_MODEL); FLAME comes from flame.is.tue.mpg.de")
+    config = AnimatorConfig(**_given(max_seconds=args.max_seconds, avatar=args.avatar, size=args.size,
+                                     flame_model=flame_model and Path(flame_model),
+                                     flame_expressions=args.num_expressions))
     animator = Animator.from_pretrained(args.checkpoints, device=args.device, config=config)
     progress = _ProgressLine()
     try:
         result = animator.generate(args.audio, source, args.out, motion_out=args.motion_out, guidance=args.guidance,
                                    steps=args.steps, sampler=args.sampler, seed=args.seed, progress=progress,
-                                   transcript=_transcript(args.transcript))
+                                   transcript=_transcript(args.transcript), face=args.rig, flame_out=args.flame_out)
     finally:
         progress.close()
     if result.content_info is not None:
         print(result.content_info.describe())
     for line in result.readings:
         print(f"emotion: {line}")
-    written = [result.video] + [p for p in (args.motion_out,) if p]
+    written = [result.video] + [p for p in (args.motion_out, args.flame_out) if p]
     if args.glb_out is not None:
         from emoanim.motion import export_glb
 
@@ -813,6 +820,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transcript", default=None,
                    help="what is said (or @FILE): skips speech recognition; the lips follow these words")
     p.add_argument("--avatar", default=None, help="Anny identity (see `avatars`)")
+    p.add_argument("--rig", choices=("arkit", "flame"), default="arkit",
+                   help="the face in the video: arkit (Anny), or flame (your FLAME model; the take retargeted)")
+    p.add_argument("--flame-model", type=Path, default=None,
+                   help="FLAME model file (.pkl/.npz) for --rig flame (default: $EMOANIM_FLAME_MODEL)")
+    p.add_argument("--flame-out", type=Path, default=None,
+                   help="with --rig flame: also save the FLAME sequence (exp, jaw, neck, global, eyes, shape, fps) .npz")
+    p.add_argument("--num-expressions", type=int, default=50, choices=(50, 100), help="FLAME expressions (50)")
     p.add_argument("--size", type=int, default=None, help="video width and height in pixels (even; 512)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
     p.add_argument("--checkpoints", type=Path, default=CHECKPOINTS, help="folder with the model checkpoints")

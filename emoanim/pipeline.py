@@ -29,11 +29,13 @@ from emoanim.binding.timeline import style_track
 from emoanim.errors import EmoAnimError
 from emoanim.motion import Motion, export_csv, export_glb, load_motion_file
 from emoanim.motion.plots import plot_curves
+from emoanim.motion.flame_sequence import FlameSequence
 from emoanim.render.clip import render_video
 from emoanim.render.renderer import RGB, RenderConfig, check_color, preload_gl
 from emoanim.render.video import check_frame_size, check_output_path
 from emoanim.rigs import FaceRig, load_rig
 from emoanim.rigs.arkit import AVATARS, DEFAULT_AVATAR
+from emoanim.rigs.retarget import ArkitToFlame, arkit_to_flame
 from emoanim.timing import frames_for_duration
 from emoanim.vocabulary import (
     CHECKPOINTS_DIR,
@@ -78,6 +80,8 @@ class AnimatorConfig:
     steps: int = DEFAULT_STEPS  # sampling steps
     sampler: str = DEFAULT_SAMPLER  # "ddim" or "ddpm"
     background: RGB | None = None  # video background, RGB in [0, 1]; None = RenderConfig's
+    flame_model: Path | None = None  # a FLAME model file (.pkl/.npz, the user's): takes can come out as FLAME
+    flame_expressions: int = 50  # expression coefficients of FLAME sequences (50 or 100)
 
     def __post_init__(self) -> None:
         if not (self.max_seconds > 0 and math.isfinite(self.max_seconds)):
@@ -87,6 +91,13 @@ class AnimatorConfig:
         check_sampling(self.guidance, self.steps, 0, self.sampler)
         if self.background is not None:
             self.background = check_color(self.background)
+        if self.flame_model is not None:
+            self.flame_model = Path(self.flame_model).expanduser()
+            if not self.flame_model.is_file():
+                raise EmoAnimError(f"FLAME model file not found: {self.flame_model} (get FLAME from "
+                                   "flame.is.tue.mpg.de and pass its generic_model.pkl or FLAME 2023 Open file)")
+        if self.flame_expressions not in (50, 100):
+            raise EmoAnimError(f"FLAME sequences have 50 or 100 expressions, not {self.flame_expressions}")
 
 
 @dataclass
@@ -227,6 +238,7 @@ class Result:
     sampling: Sampling | None = None  # the settings the motion was sampled with
     content_info: ContentInfo | None = None  # where the lips came from: route, text (.describe() for a line)
     readings: list[str] = field(default_factory=list)  # what each read source (words, a voice) was read as
+    flame: FlameSequence | None = None  # the take as a FLAME sequence (when asked for with face="flame")
 
 
 def _noted(reading: Reading, notes: list[str] | None) -> np.ndarray:
@@ -357,6 +369,9 @@ class Animator:
                 f"the emotion space reads '{space.rig}' motion but the generator makes '{generator.rig}'")
         self._rigs: dict[str, FaceRig] = {}
         self._rig_lock = threading.Lock()
+        self._flame_rig: FaceRig | None = None  # the user's FLAME model, and the ARKit -> FLAME map, once each
+        self._flame_map: ArkitToFlame | None = None
+        self._flame_lock = threading.RLock()
         self._render_lock = threading.Lock()  # one GL context at a time
 
     @classmethod
@@ -526,13 +541,43 @@ class Animator:
                 self._rigs[avatar] = load_rig(RENDERED_RIG, avatar=avatar)
             return self._rigs[avatar]
 
-    def _prepare_render(self, avatar: str | None) -> threading.Thread:
-        """Build the avatar's rig and load the renderer in a thread while the motion is made (~1 s of a
+    def flame_rig(self) -> FaceRig:
+        """The FLAME rig of ``config.flame_model`` (built once)."""
+        if self.config.flame_model is None:
+            raise EmoAnimError("no FLAME model given: pass --flame-model PATH (or set EMOANIM_FLAME_MODEL, or "
+                               "AnimatorConfig(flame_model=...)); FLAME comes from flame.is.tue.mpg.de")
+        with self._flame_lock:
+            if self._flame_rig is None:
+                self._flame_rig = load_rig("flame", flame_model=self.config.flame_model,
+                                           num_expressions=self.config.flame_expressions)
+            return self._flame_rig
+
+    def flame_map(self) -> ArkitToFlame:
+        """The ARKit -> FLAME map fitted for ``config.flame_model`` (read from beside the model file, or
+        fitted there once)."""
+        rig = self.flame_rig()
+        with self._flame_lock:
+            if self._flame_map is None:
+                self._flame_map = arkit_to_flame(rig, lambda: self.rig(DEFAULT_AVATAR))
+            return self._flame_map
+
+    def to_flame(self, motion: Motion) -> FlameSequence:
+        """A take as a FLAME sequence (expressions, jaw, neck, eyes) on the user's FLAME model: an ARKit
+        take retargeted (``rigs.retarget``), a FLAME take (a generator trained on FLAME data) as it is."""
+        rig = self.flame_rig()
+        if motion.rig == "flame":  # (a 50-expression take on a 100-expression model: the rest at 0)
+            params = motion.for_rig(rig.num_expressions, fill_missing=True).params
+            return FlameSequence.from_params(params, rig.num_expressions, motion.fps)
+        check_renderable(motion.rig)
+        return FlameSequence.from_params(self.flame_map()(motion.for_rig().params), rig.num_expressions, motion.fps)
+
+    def _prepare_render(self, avatar: str | None, flame: bool = False) -> threading.Thread:
+        """Build the avatar's rig (or the FLAME one) and load the renderer in a thread while the motion is made (~1 s of a
         first take's start-up, off its critical path: recognition runs in native code meanwhile). A
         failure here is left for ``_render`` to meet and report."""
         def work() -> None:
             try:
-                self.rig(avatar)
+                self.flame_rig() if flame else self.rig(avatar)
                 preload_gl()
             except Exception:  # noqa: BLE001 - _render does the same work again and says what is wrong
                 pass
@@ -553,9 +598,15 @@ class Animator:
         """Render ``motion`` on an avatar to an H.264/AAC MP4 with ``audio`` (a file, or 16 kHz array)."""
         return self._render(motion, audio, out_mp4, avatar, self.render_config(size), _Stages(progress, timings))
 
-    def _render(self, motion: Motion, audio, out_mp4, avatar, config: RenderConfig, stages: _Stages) -> Path:
-        check_renderable(motion.rig)
-        rig = self.rig(avatar)
+    def _render(self, motion: Motion | FlameSequence, audio, out_mp4, avatar, config: RenderConfig,
+                stages: _Stages) -> Path:
+        if isinstance(motion, Motion) and motion.rig == "flame":
+            motion = self.to_flame(motion)
+        if isinstance(motion, FlameSequence):
+            rig, params = self.flame_rig(), motion.params()
+        else:
+            check_renderable(motion.rig)
+            rig, params = self.rig(avatar), motion.for_rig().params
         if audio is None:
             wave, rate = None, MUX_SAMPLE_RATE
         elif isinstance(audio, (str, Path)):
@@ -572,7 +623,7 @@ class Animator:
         with self._render_lock:
             stages.start("rendering", 0.0, "rendering frames")
             try:
-                out = render_video(rig, motion.for_rig().params, motion.fps, out_mp4, audio=wave, sample_rate=rate,
+                out = render_video(rig, params, motion.fps, out_mp4, audio=wave, sample_rate=rate,
                                    config=config, progress=on_frame)
             finally:
                 stages.stop()
@@ -585,40 +636,56 @@ class Animator:
                  *, motion_out: str | Path | None = None, guidance: float | None = None, steps: int | None = None,
                  seed: int = 0, blend: Blend | None = None, avatar: str | None = None, size: int | None = None,
                  progress: ProgressFn | None = None, sampler: str | None = None,
-                 transcript: str | None = None) -> Result:
+                 transcript: str | None = None, face: str = RENDERED_RIG,
+                 flame_out: str | Path | None = None) -> Result:
         """``animate`` then ``render`` (skipped when ``out_mp4`` is None); optionally save the motion.
-        ``transcript``: what is said, if known (skips speech recognition)."""
+        ``transcript``: what is said, if known (skips speech recognition). ``face="flame"``: the take also
+        becomes a FLAME sequence (``Result.flame``, saved to ``flame_out``) and the video shows FLAME."""
         # Everything that can be checked is checked before the slow parts.
         sampling = self.sampling(guidance, steps, seed, sampler)
         if not isinstance(source, EmotionSource):
             check_timeline(source)
         transcript = check_transcript(transcript)
         config = self.render_config(size)
+        native = self.generator.rig == "flame"  # a generator trained on FLAME data: its takes are FLAME
+        face = "flame" if native else face
         if out_mp4 is not None:
             check_output(out_mp4, ".mp4")
-            check_renderable(self.generator.rig)
+            if not native:
+                check_renderable(self.generator.rig)
             check_avatar(avatar)
         if motion_out is not None:
             check_output(motion_out, ".npz")
+        if face not in (RENDERED_RIG, "flame"):
+            raise EmoAnimError(f"unknown face '{face}': choose {RENDERED_RIG} or flame")
+        if face == "flame":
+            self.flame_rig() if native else self.flame_map()  # (the model, and its map, before the slow parts)
+        if flame_out is not None:
+            if face != "flame":
+                raise EmoAnimError("a FLAME sequence needs the FLAME face: pass --rig flame with --flame-model")
+            check_output(flame_out, ".npz")
         timings: dict[str, float] = {}
         stages = _Stages(progress, timings)
         share = 0.5 if out_mp4 is not None else 1.0
         readings: list[str] = []
-        ahead = self._prepare_render(avatar) if out_mp4 is not None else None
+        ahead = self._prepare_render(avatar, face == "flame") if out_mp4 is not None else None
         motion, style, content_info = self._animate(audio, source, sampling, blend, stages.sub(0.0, share),
                                                     transcript, readings)
+        flame = self.to_flame(motion) if face == "flame" else None
         video = None
         if out_mp4 is not None:
             ahead.join()
-            video = self._render(motion, audio, out_mp4, avatar, config, stages.sub(share, 1.0))
-        if motion_out is not None:
-            try:
-                motion.save(motion_out)
-            except BaseException:
-                if video is not None:  # all or nothing
-                    video.unlink(missing_ok=True)
-                raise
-        return Result(motion, video, style, timings, sampling, content_info, readings)
+            video = self._render(flame or motion, audio, out_mp4, avatar, config, stages.sub(share, 1.0))
+        written: list[Path] = [] if video is None else [video]
+        try:
+            for thing, path in ((motion, motion_out), (flame, flame_out)):
+                if path is not None:
+                    written.append(Path(thing.save(path)))
+        except BaseException:
+            for path in written:  # all or nothing
+                path.unlink(missing_ok=True)
+            raise
+        return Result(motion, video, style, timings, sampling, content_info, readings, flame)
 
     def export(self, motion: Motion, folder: str | Path, stem: str = "motion", avatar: str | None = None) -> Exports:
         """Write ``stem.npz``, ``stem_curves.png`` and, for arkit takes, ``stem.csv`` (Live Link Face) and
@@ -633,6 +700,6 @@ class Animator:
         return Exports(Path(npz), None if csv is None else Path(csv), Path(plot), glb)
 
 
-__all__ = ["Animator", "AnimatorConfig", "EmotionSource", "Exports", "Result", "Sampling", "check_sampling",
+__all__ = ["Animator", "AnimatorConfig", "EmotionSource", "Exports", "FlameSequence", "Result", "Sampling", "check_sampling",
            "check_transcript",
            "default_device"]

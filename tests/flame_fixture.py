@@ -14,8 +14,8 @@ Arrays follow FLAME's layout and dtypes: v_template [V,3] f8, shapedirs [V,3,300
 posedirs [V,3,36] f8, J_regressor scipy csc [5,V], weights [V,5] f8, kintree_table [2,5]
 uint32 (root parent 4294967295), f [F,3] uint32.
 
-Blendshapes: exp00 opens the lips, exp01 widens the mouth corners, the rest are small
-noise; the 300 shape components are noise too, so a loader that reads expressions from the
+Blendshapes: exp00 opens the lips, exp01 widens and raises the mouth corners, exp02 / exp03 close
+the left / right eyelids, the rest are small noise; the 300 shape components are noise too, so a loader that reads expressions from the
 wrong slice fails the tests. The jaw pose corrective pushes the lower lip forward.
 
 Writers: ``write_pickle(path, fixture, style=...)`` with style "flame2020" (a Python 2 style
@@ -224,6 +224,10 @@ def make_fixture(num_expressions: int = 100, seed: int = 0) -> FlameFixture:
     shapedirs[lower_lip_ids, 1, NUM_SHAPE] = -0.006 * lip_profile
     for side in (-1, 1):  # exp01: corners out and up
         shapedirs[vid(MOUTH_RING, side * MOUTH_HALF), :, NUM_SHAPE + 1] = [0.004 * side, 0.003, 0]
+    for k, column in ((2, EYE_COLUMN), (3, -EYE_COLUMN)):  # exp02 / exp03: the +X / -X eye's lids close
+        ids = slit_interior[(EYE_RING, column)]
+        shapedirs[ids, 1, NUM_SHAPE + k] = -0.003 * _lens(len(ids))
+        shapedirs[[dup[v] for v in ids], 1, NUM_SHAPE + k] = 0.003 * _lens(len(ids))
 
     # --- Pose correctives [V, 3, 36]: feature 9 * (joint - 1) + 3 * row + col of (R - I).
     # Jaw (joint 2) R[2, 1] = sin(angle about x): the opening jaw pushes the lower lip forward.

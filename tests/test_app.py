@@ -57,12 +57,13 @@ def _args(audio, **overrides):
 
 @pytest.mark.slow
 def test_api_generate_returns_playable_mp4(client):
-    video, npz, csv, glb, preview, plot, info = client.predict(
+    video, npz, csv, glb, preview, plot, flame, info = client.predict(
         **_args(ASSETS / "sad.mp3", blend_weight=0.3, guidance=1.5), api_name="/generate")
     video_path = video["video"] if isinstance(video, dict) else video
     assert_playable(Path(video_path), clip_seconds(ASSETS / "sad.mp3"))
     assert Path(npz).suffix == ".npz" and Path(csv).suffix == ".csv" and Path(plot).suffix == ".png"
     assert Path(glb).read_bytes()[:4] == b"glTF" and Path(preview).suffix == ".glb"  # download and 3D preview
+    assert flame is None  # (no FLAME model on this server)
     with np.load(npz, allow_pickle=False) as archive:
         assert archive["params"].shape[0] == probe_media(video_path).num_video_frames
     assert "happy" in info and "blended 30%" in info
@@ -231,3 +232,26 @@ def test_browser_shows_error_messages(page, tmp_path, case):
     page.get_by_text(message).first.wait_for(timeout=BROWSER_TIMEOUT_MS)
     assert "Traceback" not in page.content()
     assert page.locator("#result-video video").count() == 0
+
+
+@pytest.mark.slow
+def test_flame_face_is_offered_when_the_server_has_a_flame_model(tmp_path):
+    """With a FLAME model on the server the page offers the FLAME face, and the API returns the take's
+    FLAME sequence beside the video (a generated FLAME-format model stands in for the licensed one)."""
+    import app
+    import flame_fixture
+    from emoanim.motion.flame_sequence import FlameSequence
+    from emoanim.pipeline import Animator
+
+    model = flame_fixture.write_npz(tmp_path / "flame.npz", flame_fixture.make_fixture(50))
+    shared = tiny_animator()
+    config = AnimatorConfig(size=128, steps=STEPS, flame_model=model)
+    animator = Animator(shared.space, shared.content_encoder, shared.generator, config)
+    with serve(app.build_demo(animator, size=128, examples=False), allowed_paths=[ASSETS]) as url:
+        client = Client(url, verbose=False, download_files=str(tmp_path))
+        video, npz, *_, flame, info = client.predict(**_args(ASSETS / "happy.ogg", face=app.FLAME_FACE),
+                                                   api_name="/generate")
+    sequence = FlameSequence.load(flame)
+    with np.load(npz, allow_pickle=False) as archive:
+        assert sequence.num_frames == archive["params"].shape[0] and sequence.exp.shape[1] == 50
+    assert_playable(Path(video["video"] if isinstance(video, dict) else video), clip_seconds(ASSETS / "happy.ogg"), 128)

@@ -341,6 +341,45 @@ def test_cli_emotion_timeline(tmp_path, capsys):
     assert 0 <= load_motion(motion).num_frames - probe_media(out).num_video_frames <= 1
 
 
+def test_cli_generate_flame_take(tmp_path, capsys):
+    """--rig flame: the take retargeted onto a (generated) FLAME model, rendered on it, saved as a sequence."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import flame_fixture
+    from emoanim.motion.flame_sequence import FlameSequence
+
+    model = flame_fixture.write_npz(tmp_path / "flame.npz", flame_fixture.make_fixture(50))
+    out, seq, motion = tmp_path / "flame.mp4", tmp_path / "take_flame.npz", tmp_path / "take.npz"
+    code, stdout, err = run_cli(capsys, "generate", "--audio", CLIP, "--out", out, "--emotion", "happy", "--rig", "flame",
+                                "--flame-model", model, "--flame-out", seq, "--motion-out", motion, "--steps", STEPS,
+                                "--size", SIZE, "--device", "cpu", "--checkpoints", checkpoint_folder())
+    assert code == 0, err
+    assert_playable(out, clip_seconds(CLIP))
+    from emoanim.motion import load_motion
+
+    flame, arkit = FlameSequence.load(seq), load_motion(motion)
+    assert flame.num_frames == arkit.num_frames and flame.exp.shape[1] == 50 and flame.fps == arkit.fps
+    jaw_open = arkit.params[:, arkit.names.index("jawOpen")]
+    assert np.corrcoef(jaw_open, flame.jaw[:, 0])[0, 1] > 0.8  # the FLAME jaw opens with the ARKit one
+    assert list(tmp_path.glob("flame.emoanim-arkit-*.npz"))  # the fitted map, kept beside the model
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--flame-out", "x.npz"], "needs the FLAME face"),
+    (["--rig", "flame"], "needs the FLAME model file"),
+    (["--rig", "flame", "--flame-model", "/nonexistent/generic_model.pkl"], "FLAME model file not found"),
+])
+def test_cli_generate_flame_errors(tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.delenv("EMOANIM_FLAME_MODEL", raising=False)
+    argv = ["generate", "--audio", CLIP, "--out", tmp_path / "f.mp4", "--emotion", "happy", "--steps", STEPS, "--size",
+            SIZE, "--device", "cpu", "--checkpoints", checkpoint_folder(),
+            *[str(tmp_path / a) if a.endswith(".npz") else a for a in args]]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and message in err and err.count("\n") == 1, err
+    assert not list(tmp_path.iterdir())
+
+
 def test_read_sources_are_reported(animator):
     from emoanim.pipeline import EmotionSource
 

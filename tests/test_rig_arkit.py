@@ -31,7 +31,10 @@ def test_interface_shapes(arkit_rig):
     assert rig.faces.shape[1] == 3 and rig.faces.max() < rig.num_vertices and rig.faces.min() >= 0
     assert rig.vertex_colors.shape == (rig.num_vertices, 3)
     for name in REQUIRED_GROUPS:
-        assert len(rig.group(name)) >= 5, name
+        assert len(rig.group(name)) >= (2 if name == "mouth_corners" else 5), name
+    left, right = v[0, rig.group("mouth_corners")]
+    lips = v[0, np.concatenate([rig.group("upper_lip"), rig.group("lower_lip")])]
+    assert left[0] == lips[:, 0].max() and right[0] == lips[:, 0].min()  # the corners: the lips' ends
     # Head-sized, in metres, face towards +Z.
     extent = v[0].max(0) - v[0].min(0)
     assert 0.12 < extent[0] < 0.25 and 0.15 < extent[1] < 0.35

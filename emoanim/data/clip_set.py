@@ -9,6 +9,7 @@ training (model selection) and evaluation share.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -19,6 +20,7 @@ from torch import nn
 from emoanim.binding.motion_encoder import augment_motion
 from emoanim.binding.space import EmotionSpace
 from emoanim.data.corpus import Corpus
+from emoanim.data.descriptions import descriptions
 from emoanim.vocabulary import EMOTIONS, NUM_CLASSES, SAMPLE_RATE, class_label, label_class
 
 INT16_SCALE = 32767.0  # speech is kept as int16 (half the memory of float32)
@@ -43,6 +45,9 @@ class ClipSet:
         return len(self.params)
 
 
+DESCRIPTIONS_PER_IMPORTED_CLIP = 3
+
+
 def load_split(corpus: Corpus, split: str, limit: int | None = None) -> ClipSet:
     """The first ``limit`` clips (all when None) of a corpus split."""
     params, audio, emotion, intensity, label, texts = [], [], [], [], [], []
@@ -52,7 +57,11 @@ def load_split(corpus: Corpus, split: str, limit: int | None = None) -> ClipSet:
         emotion.append(EMOTIONS.index(clip.info.emotion))
         intensity.append(clip.info.intensity - 1)
         label.append(label_class(clip.info.emotion, clip.info.intensity))
-        texts.append(list(clip.info.descriptions))
+        # Imported recordings (MEAD, captures) come without written descriptions: phrasings of their
+        # label stand in, from the clip's own split's pool and seeded by its id, as the corpus builder draws them.
+        texts.append(list(clip.info.descriptions) or descriptions(
+            clip.info.emotion, clip.info.intensity, zlib.crc32(clip.info.id.encode()), DESCRIPTIONS_PER_IMPORTED_CLIP,
+            split="heldout" if split == "test" else "train"))
     return ClipSet(params, audio, np.array(emotion), np.array(intensity), np.array(label), texts, corpus.meta.fps)
 
 

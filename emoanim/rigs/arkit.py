@@ -425,9 +425,13 @@ class ArkitRig(FaceRig):
         lips = rest[np.concatenate([upper, lower])]
         width = np.ptp(lips[:, 0])
         near_mouth = np.linalg.norm((rest - lips.mean(0)) * [1.0, 1.3, 1.0], axis=1) < 0.8 * width
+        # The corners: where the two contours meet, at their ends (each contour is sorted left to right).
+        ends = [(upper[-1], lower[-1]), (upper[0], lower[0])]  # subject's left (+X), then right
+        corners = [pair[int(np.argmax(rest[list(pair), 0] * side))] for pair, side in zip(ends, (1, -1))]
         groups = {
             "upper_lip": upper,
             "lower_lip": lower,
+            "mouth_corners": np.array(corners, np.int64),
             "mouth": np.where(near_mouth & ~self._inside)[0],
         }
         radius = float(np.linalg.norm(self._eye_template[0]))

@@ -26,6 +26,7 @@ REQUIRED_GROUPS = (
     "upper_lip",  # inner upper-lip midline, left to right
     "lower_lip",  # inner lower-lip midline, left to right
     "mouth",  # the whole mouth region (lips and their surroundings)
+    "mouth_corners",  # [2]: where the lips meet at the subject's left (+X), then right
     "eyelid_upper_left",
     "eyelid_lower_left",
     "eyelid_upper_right",

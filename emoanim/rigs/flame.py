@@ -311,6 +311,7 @@ def _find_anatomy(
     upper, lower = _split_upper_lower(mouth_loop, verts)
     anatomy.groups["upper_lip"], anatomy.groups["lower_lip"] = upper, lower
     anatomy.mouth_loop = mouth_loop.astype(np.int64)
+    anatomy.groups["mouth_corners"] = mouth_loop[[np.argmax(verts[mouth_loop, 0]), np.argmin(verts[mouth_loop, 0])]].astype(np.int64)
     anatomy.mouth_width = float(np.ptp(verts[mouth_loop, 0]))
 
     # The mouth region: skin within 40% of the mouth width of the inner-lip contour.
