@@ -29,6 +29,7 @@ from typing import Callable
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network needed (or wanted) at run time
 import gradio as gr  # noqa: E402
 
+from emoanim.audio.io import AUDIO_SUFFIXES  # noqa: E402
 from emoanim.errors import EmoAnimError  # noqa: E402
 from emoanim.pipeline import (  # noqa: E402
     MAX_TRANSCRIPT_CHARS,
@@ -59,7 +60,7 @@ SOURCES = {
 TIMELINE_COLUMNS = ["time (s)", "emotion", "intensity", "or in words"]
 TIMELINE_EXAMPLE = [[0.0, "happy", 3, ""], [5.0, "sad", 3, ""]]
 BLEND_SOURCES = ("Emotion label", "Describe it in words")
-AUDIO_TYPES = [".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".webm", ".opus"]
+AUDIO_TYPES = list(AUDIO_SUFFIXES)
 MOTION_TYPES = [".npz", ".csv", ".json"]
 FACE_VIDEO_TYPES = [".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v"]
 ARKIT_FACE, FLAME_FACE = "ARKit head (Anny)", "FLAME (your model)"

@@ -233,9 +233,20 @@ class _ProgressLine:
             print(file=sys.stderr)
 
 
-def cmd_generate(args: argparse.Namespace) -> None:
+def cmd_generate(args: argparse.Namespace) -> int | None:
     from emoanim.pipeline import Animator, AnimatorConfig  # lazy: start-up time
 
+    batch = args.audio_dir is not None or args.out_dir is not None
+    if batch and (args.audio is not None or args.out is not None):
+        raise EmoAnimError("give either --audio and --out (one clip) or --audio-dir and --out-dir (a folder)")
+    if batch and (args.audio_dir is None or args.out_dir is None):
+        raise EmoAnimError("a folder of speech needs both --audio-dir DIR and --out-dir OUT")
+    if not batch and (args.audio is None or args.out is None):
+        raise EmoAnimError("give the speech and the video to write: --audio SPEECH --out VIDEO.mp4 "
+                           "(or --audio-dir DIR --out-dir OUT for a folder)")
+    if batch and (args.motion_out or args.glb_out or args.flame_out):
+        raise EmoAnimError("--audio-dir writes OUT/<name>.mp4 and .npz per file: --motion-out, --glb-out and "
+                           "--flame-out are for one clip")
     source = _emotion_source(args)  # checked before the slow parts (and the config, when made)
     if args.glb_out is not None:
         from emoanim.pipeline import check_output
@@ -249,6 +260,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
                                      flame_model=flame_model and Path(flame_model),
                                      flame_expressions=args.num_expressions))
     animator = Animator.from_pretrained(args.checkpoints, device=args.device, config=config)
+    if batch:
+        return _generate_folder(args, animator, source)
     progress = _ProgressLine()
     try:
         result = animator.generate(args.audio, source, args.out, motion_out=args.motion_out, guidance=args.guidance,
@@ -266,6 +279,28 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
         written.append(export_glb(result.motion, args.glb_out, args.avatar))
     print("wrote " + " and ".join(str(p) for p in written))
+
+
+def _generate_folder(args: argparse.Namespace, animator, source) -> int:
+    """``generate --audio-dir``: every speech file of the folder (emoanim.batch), a line per file, a summary."""
+    from emoanim.batch import parse_shard, run_batch, shard_from_env
+
+    shard = parse_shard(args.shard) if args.shard else shard_from_env()
+    bar = _ProgressLine()
+
+    def on_file(done: int, total: int, line: str) -> None:
+        bar(done / max(total, 1), f"{done}/{total} files")
+        if not bar.tty:
+            print(f"[{done}/{total}] {line}", flush=True)
+
+    try:
+        report = run_batch(animator, args.audio_dir, args.out_dir, source, jobs=args.jobs, shard=shard,
+                           progress=on_file, guidance=args.guidance, steps=args.steps, sampler=args.sampler,
+                           seed=args.seed, face=args.rig)
+    finally:
+        bar.close()
+    print(report.summary())
+    return 1 if report.failed else 0
 
 
 def _transcript(value: str | None) -> str | None:
@@ -791,8 +826,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("generate", help="speech + an emotion -> talking-head MP4 (and the motion)")
-    p.add_argument("--audio", type=Path, required=True, help="speech (wav, mp3, flac, ogg, m4a; any rate)")
-    p.add_argument("--out", type=Path, required=True, help="output .mp4")
+    p.add_argument("--audio", type=Path, default=None, help="speech (wav, mp3, flac, ogg, m4a; any rate)")
+    p.add_argument("--out", type=Path, default=None, help="output .mp4")
+    p.add_argument("--audio-dir", type=Path, default=None,
+                   help="instead of --audio: every speech file under this folder (resumable: finished ones are skipped)")
+    p.add_argument("--out-dir", type=Path, default=None, help="with --audio-dir: OUT/<name>.mp4 and .npz per file")
+    p.add_argument("--jobs", type=int, default=1, help="with --audio-dir: files animated at once (threads)")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="with --audio-dir: take every N-th file from the I-th, for a job array (default: "
+                        "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT or torchrun's $RANK/$WORLD_SIZE, else all)")
     p.add_argument("--motion-out", type=Path, default=None, help="also save the motion as .npz")
     p.add_argument("--glb-out", type=Path, default=None, help="also save the take as glTF .glb (Blender, three.js, "
                    "Unity)")
@@ -838,11 +880,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)  # (None: success; a command that can part-fail returns its code)
     except EmoAnimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    return code or 0

@@ -21,6 +21,7 @@ from emoanim.errors import EmoAnimError
 
 __all__ = [
     "ACCEPTED_FORMATS",
+    "AUDIO_SUFFIXES",
     "audio_duration",
     "ffmpeg_exe",
     "is_silent",
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 ACCEPTED_FORMATS = "wav, mp3, flac, ogg, m4a/aac, webm/opus"
+AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".webm", ".opus")  # what folders are searched for
 
 # Container headers (and resampling) can be off by a few ms; don't reject a
 # 30.00 s clip against a 30 s limit because it decodes to 30.01 s.
