@@ -31,6 +31,7 @@ import gradio as gr  # noqa: E402
 
 from emoanim.audio.io import AUDIO_SUFFIXES  # noqa: E402
 from emoanim.errors import EmoAnimError  # noqa: E402
+from emoanim.face.tracking import check_photo_size  # noqa: E402
 from emoanim.pipeline import (  # noqa: E402
     MAX_TRANSCRIPT_CHARS,
     Animator,
@@ -100,6 +101,19 @@ class Outputs:
                     shutil.rmtree(folder, ignore_errors=True)
             except FileNotFoundError:
                 pass
+
+
+class PhotoInput(gr.Image):
+    """gr.Image whose upload is measured before PIL decodes it: an image bomb (a small PNG that claims
+    gigapixels) gets the one-line reason instead of a server error."""
+
+    def preprocess(self, payload):
+        if payload is not None and getattr(payload, "path", None):
+            try:
+                check_photo_size(payload.path)
+            except EmoAnimError as exc:
+                raise gr.Error(html.escape(str(exc)), title="Cannot animate this", print_exception=False) from None
+        return super().preprocess(payload)
 
 
 def _env(name: str, kind: type, default=None):
@@ -300,7 +314,7 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                                          elem_id="ref-motion")
                 with gr.Group(visible=False) as face_group:
                     with gr.Row():
-                        face_photo = gr.Image(sources=["webcam", "upload"], type="filepath",
+                        face_photo = PhotoInput(sources=["webcam", "upload"], type="filepath",
                                               label="Face photo (webcam or upload)", elem_id="face-photo")
                         face_video = gr.Video(sources=["upload", "webcam"], format=None,
                                               label="or a short face video (used when given)", elem_id="face-video")

@@ -84,7 +84,7 @@ def _rig(args: argparse.Namespace):
 
 def cmd_render(args: argparse.Namespace) -> None:
     from emoanim.audio import load_audio  # lazy: start-up time
-    from emoanim.motion import load_motion
+    from emoanim.motion import load_motion_file
     from emoanim.render.clip import render_video
     from emoanim.vocabulary import MUX_SAMPLE_RATE
 
@@ -95,7 +95,7 @@ def cmd_render(args: argparse.Namespace) -> None:
     for suffix, path in {".mp4": args.out, ".glb": args.glb_out}.items():
         if path is not None:  # checked before the slow parts
             check_output(path, suffix)
-    motion = load_motion(args.motion, expect_rig=args.rig, num_expressions=args.num_expressions)
+    motion = load_motion_file(args.motion, expect_rig=args.rig, num_expressions=args.num_expressions)
     if args.glb_out is not None:
         from emoanim.motion import export_glb
 

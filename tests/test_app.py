@@ -255,3 +255,36 @@ def test_flame_face_is_offered_when_the_server_has_a_flame_model(tmp_path):
     with np.load(npz, allow_pickle=False) as archive:
         assert sequence.num_frames == archive["params"].shape[0] and sequence.exp.shape[1] == 50
     assert_playable(Path(video["video"] if isinstance(video, dict) else video), clip_seconds(ASSETS / "happy.ogg"), 128)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("truncated-wav", "too short"), ("picture-as-wav", "no audio track"), ("flac-bomb", "the limit is"),
+    ("nan-wav", "NaN or infinite"), ("zip-bomb-motion", "unpacks to"), ("pickle-motion", "pickles are not accepted"),
+    ("image-bomb-face", "too large an image"), ("guidance-50", "greater than maximum value 3"),
+    ("steps-0", "less than minimum value 1"), ("steps-5000", "greater than maximum value 100"),
+    ("seed-negative", "less than minimum value 0"), ("intensity-7", "not in the list of choices"),
+    ("text-100kB", "characters long"),
+])
+def test_app_refuses_hostile_input(client, tmp_path, case, message):
+    """Hostile uploads and out-of-range settings sent straight to the API (past the page's sliders: Gradio
+    checks their ranges itself, and the pipeline checks them again for the Python API and the CLI)."""
+    import hostile as H
+    from gradio_client.exceptions import AppError
+
+    audio, overrides = ASSETS / "happy.ogg", {}
+    makers = {"truncated-wav": H.truncated_wav, "picture-as-wav": H.png_as_wav, "flac-bomb": H.flac_bomb,
+              "nan-wav": H.nan_float_wav}
+    if case in makers:
+        audio = makers[case](tmp_path)
+    if case in ("zip-bomb-motion", "pickle-motion"):
+        motion = (H.zip_bomb_npz if case == "zip-bomb-motion" else H.pickle_npz)(tmp_path)
+        overrides = {"source_kind": "Borrow from a motion file", "ref_motion": handle_file(str(motion))}
+    if case == "image-bomb-face":
+        overrides = {"source_kind": "Borrow from a face", "face_photo": handle_file(str(H.image_bomb(tmp_path)))}
+    settings = {"guidance-50": {"guidance": 50.0}, "steps-0": {"steps": 0}, "steps-5000": {"steps": 5000},
+                "seed-negative": {"seed": -1}, "intensity-7": {"intensity": 7},
+                "text-100kB": {"source_kind": "Describe it in words", "text": "so " * 34_000}}
+    overrides.update(settings.get(case, {}))
+    with pytest.raises(AppError, match=message) as caught:
+        client.predict(**_args(audio, **overrides), api_name="/generate")
+    assert "Traceback" not in str(caught.value)

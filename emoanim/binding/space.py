@@ -50,6 +50,7 @@ def upgrade_config(config: dict) -> dict:
 # a voice's mood often does (real speech is unlike the synthetic voices the audio side learned from).
 CLAUSE_BREAK = re.compile(r"\s*(?:[,;]|\bbut\b|\byet\b|\band\b|\bwhile\b|\bthough\b)\s*", re.IGNORECASE)
 MIN_TEXT_CONFIDENCE = 0.35
+MAX_EMOTION_TEXT_CHARS = 500  # an emotion described, not a document (the text encoder reads 384 tokens)
 # Audio: 0.5 keeps 91 % of real calm read speech neutral or mild (67 clips of unseen speakers) at
 # synthetic accuracy 0.27; 0.7 gives 98.5 % at 0.21 (issue-13 note).
 MIN_AUDIO_CONFIDENCE = 0.5
@@ -274,7 +275,12 @@ class EmotionSpace(Pretrained, nn.Module):
         ``min_confidence`` falls back to neutral, and says so."""
         if not isinstance(text, str) or not text.strip():
             raise EmoAnimError("the emotion text is empty: describe the emotion, e.g. 'quietly furious'")
-        text = " ".join(text.split())
+        if len(text) > MAX_EMOTION_TEXT_CHARS:
+            raise EmoAnimError(f"the emotion text is {len(text)} characters long; describe the emotion in at most "
+                               f"{MAX_EMOTION_TEXT_CHARS} (a few words do best, e.g. 'quietly furious')")
+        text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())  # (control characters out)
+        if not text:
+            raise EmoAnimError("the emotion text has only control characters: describe the emotion in words")
         clauses = [c for c in CLAUSE_BREAK.split(text) if c and any(ch.isalpha() for ch in c)]
         pieces = [text] + (clauses if len(clauses) > 1 else [])
         vectors = self.embed_texts(pieces)  # [1 + clauses, E]

@@ -70,10 +70,32 @@ def track_face(path: str | Path, config: TrackConfig | None = None, progress: Pr
 # ---- frames ---------------------------------------------------------------------------------------
 
 
+MAX_PHOTO_PIXELS = 90_000_000  # a 90-megapixel photo decodes to 270 MB; an image bomb claims billions
+
+
+def check_photo_size(path: str | Path) -> None:
+    """Refuse an image whose header claims more than ``MAX_PHOTO_PIXELS``, before anything decodes it
+    (a few hundred kilobytes of PNG can claim gigapixels). Files that are not images pass."""
+    from PIL import Image, UnidentifiedImageError  # lazy: start-up time
+
+    path = Path(path)
+    try:
+        with Image.open(path) as image:  # (reads the header only)
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, ValueError):
+        return
+    except Image.DecompressionBombError:
+        width, height = MAX_PHOTO_PIXELS, 2
+    if width * height > MAX_PHOTO_PIXELS:
+        raise EmoAnimError(f"{path.name} is too large an image; give a photo under {MAX_PHOTO_PIXELS // 10**6} "
+                           "megapixels")
+
+
 def _read_photo(path: Path) -> np.ndarray | None:
     """The RGB pixels [H, W, 3] if the file is an image (by its content, not its name), else None."""
     from PIL import Image, UnidentifiedImageError  # lazy: start-up time
 
+    check_photo_size(path)
     try:
         with Image.open(path) as image:
             if getattr(image, "n_frames", 1) > 1:  # an animated GIF/WebP is a video
@@ -81,8 +103,6 @@ def _read_photo(path: Path) -> np.ndarray | None:
             return np.asarray(image.convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError):
         return None
-    except Image.DecompressionBombError:
-        raise EmoAnimError(f"{path.name} is too large an image; give a photo under 90 megapixels") from None
 
 
 def _fit(rgb: np.ndarray, max_side: int) -> np.ndarray:

@@ -118,7 +118,8 @@ class Motion:
         if missing and not fill_missing:
             raise EmoAnimError(
                 f"the motion lacks {count(missing, 'parameter')} of the '{self.rig}' rig: "
-                f"{listing(missing)}; use fill_missing=True to set them to neutral (0)"
+                f"{listing(missing)}; write every parameter of the rig (in Python, fill_missing=True sets "
+                "the missing ones to neutral, 0)"
             )
         index = {n: i for i, n in enumerate(self.names)}
         params = np.zeros((self.num_frames, len(target)), np.float32)  # 0 = every rig's neutral

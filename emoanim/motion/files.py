@@ -36,16 +36,16 @@ def load_motion(
     return conform(motion, path, expect_rig, num_expressions, fill_missing)
 
 
-def load_motion_file(path: str | Path, expect_rig: str | None = None) -> Motion:
+def load_motion_file(path: str | Path, expect_rig: str | None = None, num_expressions: int = 50) -> Motion:
     """Read a motion from a ``.npz``, Live Link Face ``.csv`` or ``.json`` file, chosen by suffix.
 
     The result is in its rig's parameter order. ``expect_rig`` refuses a motion for another rig
-    (a CSV is always an arkit motion).
+    (a CSV is always an arkit motion). ``num_expressions``: of a FLAME motion (50 or 100).
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        return load_motion(path, expect_rig=expect_rig)
+        return load_motion(path, expect_rig=expect_rig, num_expressions=num_expressions)
     if suffix == ".json":
         return load_json(path, expect_rig=expect_rig)
     if suffix == ".csv":

@@ -183,8 +183,8 @@ def load_csv(
     missing = [c for c in LLF_BLENDSHAPES if c not in columns]
     if missing and not fill_missing:
         raise EmoAnimError(
-            f"{path} lacks {count(missing, 'blendshape column')}: {listing(missing)}; "
-            "use fill_missing=True to set them to neutral (0)"
+            f"{path} lacks {count(missing, 'blendshape column')}: {listing(missing)}; export every curve "
+            "(Live Link Face writes all 61), or in Python load_csv(path, fill_missing=True) sets them to neutral (0)"
         )
 
     numeric = [c for c in columns if c not in ("Timecode", "BlendShapeCount")]

@@ -78,6 +78,23 @@ def brief(exc: BaseException) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
+MAX_NPZ_MEMBER_BYTES = 512 * 2**20  # ~10 hours of 300-parameter motion at 25 fps: far more than any take
+
+
+def _check_npz_sizes(path: Path) -> None:
+    """Refuse an archive whose members unpack to more than ``MAX_NPZ_MEMBER_BYTES`` (a zip bomb: a few
+    kilobytes that inflate to gigabytes) before numpy inflates anything. zipfile stops reading a member
+    at the size its directory declares, so the declared sizes are the bound."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            largest = max((info.file_size for info in archive.infolist()), default=0)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise EmoAnimError(f"{path} is not a readable .npz motion file (truncated or corrupt?): {brief(exc)}") from None
+    if largest > MAX_NPZ_MEMBER_BYTES:
+        raise EmoAnimError(f"{path} unpacks to {largest / 2**30:.1f} GiB, more than a motion file can be "
+                           f"({MAX_NPZ_MEMBER_BYTES / 2**20:.0f} MiB a member): refused")
+
+
 def _check_npz_magic(path: Path) -> None:
     # Look before np.load does: anything that is not a zip would otherwise reach numpy's
     # pickle fallback, whose message ("allow_pickle") would confuse someone who sent a text file.
@@ -89,6 +106,7 @@ def _check_npz_magic(path: Path) -> None:
     if not head:
         raise EmoAnimError(f"{path} is empty; it is not a motion .npz (was the write interrupted?)")
     if head.startswith(b"PK"):
+        _check_npz_sizes(path)
         return
     if head.startswith(b"\x93NUMPY"):
         raise EmoAnimError(f"{path} is a single .npy array, not a motion .npz; save motions with Motion.save")
