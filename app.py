@@ -13,6 +13,7 @@ The named endpoint ``/generate`` serves ``gradio_client`` (see the README).
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import html
 import logging
 import os
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -116,22 +118,55 @@ class PhotoInput(gr.Image):
         return super().preprocess(payload)
 
 
-def _env(name: str, kind: type, default=None):
-    value = os.environ.get(name)
-    return kind(value) if value else default
+@dataclass(frozen=True)
+class Settings:
+    """What an operator sets, all in one place, from the environment (defaults suit a free CPU Space:
+    2 vCPUs, 16 GB). ``Settings.from_env()``; a bad value stops the start with one line."""
 
+    checkpoints: Path = HERE / CHECKPOINTS_DIR  # EMOANIM_CHECKPOINTS: the model folder
+    device: str | None = None  # EMOANIM_DEVICE: cpu or cuda (default: cuda when there is one)
+    size: int | None = None  # EMOANIM_SIZE: video width and height in pixels (None: AnimatorConfig's 512)
+    max_seconds: float | None = None  # EMOANIM_MAX_SECONDS: longest speech and reference clip (None: 60)
+    max_upload_mb: float = 50.0  # EMOANIM_MAX_UPLOAD_MB: larger uploads are refused before they are read
+    concurrency: int = 2  # EMOANIM_CONCURRENCY: takes made at once (one per CPU core is right on a CPU)
+    queue_size: int = 32  # EMOANIM_QUEUE_SIZE: requests waiting beyond those; more are turned away
+    keep_results_s: float = KEEP_RESULTS_S  # EMOANIM_KEEP_RESULTS_S: each request's files are deleted after this
+    flame_model: Path | None = None  # EMOANIM_FLAME_MODEL: a FLAME model file: the app then offers FLAME
 
-def flame_model_file() -> Path | None:
-    """$EMOANIM_FLAME_MODEL when it points at a file: the app then offers the FLAME face."""
-    path = _env("EMOANIM_FLAME_MODEL", Path)
-    return path if path is not None and path.is_file() else None
+    ENV = {"checkpoints": ("EMOANIM_CHECKPOINTS", Path), "device": ("EMOANIM_DEVICE", str),
+           "size": ("EMOANIM_SIZE", int), "max_seconds": ("EMOANIM_MAX_SECONDS", float),
+           "max_upload_mb": ("EMOANIM_MAX_UPLOAD_MB", float), "concurrency": ("EMOANIM_CONCURRENCY", int),
+           "queue_size": ("EMOANIM_QUEUE_SIZE", int), "keep_results_s": ("EMOANIM_KEEP_RESULTS_S", float),
+           "flame_model": ("EMOANIM_FLAME_MODEL", Path)}
+
+    @classmethod
+    def from_env(cls, env=os.environ) -> "Settings":
+        values = {}
+        for field_name, (name, kind) in cls.ENV.items():
+            text = env.get(name)
+            if text:
+                try:
+                    values[field_name] = kind(text)
+                except ValueError:
+                    what = {int: "a whole number", float: "a number"}.get(kind, kind.__name__)
+                    raise EmoAnimError(f"{name}={text!r} is not {what}") from None
+        settings = cls(**values)
+        for name in ("max_upload_mb", "concurrency", "queue_size", "keep_results_s"):
+            if not getattr(settings, name) > 0:
+                raise EmoAnimError(f"{cls.ENV[name][0]} must be positive, got {getattr(settings, name)}")
+        if settings.flame_model is not None and not settings.flame_model.is_file():
+            log.warning("EMOANIM_FLAME_MODEL=%s is not a file: FLAME is not offered", settings.flame_model)
+            settings = dataclasses.replace(settings, flame_model=None)
+        return settings
+
+    def animator_config(self) -> AnimatorConfig:
+        given = {"max_seconds": self.max_seconds, "size": self.size, "flame_model": self.flame_model}
+        return AnimatorConfig(**{key: value for key, value in given.items() if value is not None})
 
 
 def default_config() -> AnimatorConfig:
     """``AnimatorConfig`` with the settings the environment gives (the rest its defaults)."""
-    settings = {"max_seconds": _env("EMOANIM_MAX_SECONDS", float), "size": _env("EMOANIM_SIZE", int),
-                "flame_model": flame_model_file()}
-    return AnimatorConfig(**{key: value for key, value in settings.items() if value is not None})
+    return Settings.from_env().animator_config()
 
 
 class _Lazy:
@@ -149,9 +184,9 @@ class _Lazy:
             return self._animator
 
 
-def load_animator() -> Animator:
-    folder = os.environ.get("EMOANIM_CHECKPOINTS", str(HERE / CHECKPOINTS_DIR))
-    return Animator.from_pretrained(folder, device=os.environ.get("EMOANIM_DEVICE") or None, config=default_config())
+def load_animator(settings: Settings | None = None) -> Animator:
+    settings = settings or Settings.from_env()
+    return Animator.from_pretrained(settings.checkpoints, device=settings.device, config=settings.animator_config())
 
 
 def _source(kind_label: str, emotion: str | None, intensity, text: str | None, ref_audio: str | None,
@@ -205,15 +240,17 @@ def _timeline(rows) -> list[Keyframe]:
 
 
 def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, size: int | None = None,
-               examples: bool = True) -> gr.Blocks:
+               examples: bool = True, settings: Settings | None = None) -> gr.Blocks:
     """The app. ``animator``: an Animator, a function returning one, or None (load ``checkpoints``
-    lazily). ``size``: video pixels (default the animator's config, 512)."""
+    lazily). ``size``: video pixels (default the animator's config, 512). ``settings``: the operator's
+    (default: from the environment)."""
+    settings = settings or Settings.from_env()
     if isinstance(animator, Animator):
         get_animator: Callable[[], Animator] = lambda: animator  # noqa: E731
     else:
-        get_animator = _Lazy(animator or load_animator)
-    outputs_root = Outputs()
-    config = animator.config if isinstance(animator, Animator) else default_config()
+        get_animator = _Lazy(animator or (lambda: load_animator(settings)))
+    outputs_root = Outputs(settings.keep_results_s)
+    config = animator.config if isinstance(animator, Animator) else settings.animator_config()
     max_seconds, flame_available = config.max_seconds, config.flame_model is not None
 
     def generate(audio, source_kind, emotion, intensity, text, ref_audio, ref_motion, blend_weight, blend_kind,
@@ -383,7 +420,8 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
             if rows:
                 gr.Examples(rows, [audio, source_kind, emotion, intensity, text], label="Examples (bundled clips)",
                             cache_examples=False)
-    demo.queue(default_concurrency_limit=2, max_size=32)
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+    demo.emoanim_outputs = outputs_root  # (the per-request folders: tests and benchmarks check their cleanup)
     return demo
 
 
@@ -391,10 +429,16 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO)
     # A stop by SIGTERM (containers, Spaces) exits normally, so the per-request folders are deleted.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    get = _Lazy(load_animator)
+    try:
+        settings = Settings.from_env()
+    except EmoAnimError as exc:
+        sys.exit(f"error: {exc}")
+    get = _Lazy(lambda: load_animator(settings))
     get().space.read_text("calm")  # load the models (and the text encoder) before serving: no first-visitor wait
-    build_demo(get).launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
-                           server_port=_env("GRADIO_SERVER_PORT", int, 7860), allowed_paths=[str(ASSETS)])
+    build_demo(get, settings=settings).launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT") or 7860), allowed_paths=[str(ASSETS)],
+        max_file_size=f"{settings.max_upload_mb:g}mb")
 
 
 if __name__ == "__main__":

@@ -268,8 +268,42 @@ def bench_track(video: str | Path | None = None, size: int = 640) -> dict[str, f
             "frames_per_s": frames[-1] / took, "curves_frames": motion.num_frames}
 
 
+def bench_load(requests: int = 24, size: int = 256, steps: int | None = None,
+               checkpoints: str | Path = CHECKPOINTS_DIR) -> dict[str, float]:
+    """The app (``app.py``, served on loopback in this process, the operator's settings from the
+    environment) under ``requests`` visitors at once: good clips, 20 s clips and hostile files
+    (``tools.load_test``). Latency p50/p95 of the good ones, throughput, peak memory."""
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root))  # app.py and tools/ live beside the package
+    import app
+    from emoanim.pipeline import Animator
+    from tools.browser import serve
+    from tools.load_test import fire, load_mix, summary
+
+    animator = Animator.from_pretrained(checkpoints, device="cpu")
+    settings = app.Settings.from_env()
+    demo = app.build_demo(animator, size=size, examples=False, settings=settings)
+
+    def arguments(audio: Path, **overrides) -> dict:
+        from gradio_client import handle_file
+
+        return {"audio": handle_file(str(audio)), "source_kind": "Emotion label", "emotion": "happy", "intensity": 2,
+                "steps": steps or animator.config.steps, "seed": 0, **overrides}
+
+    with tempfile.TemporaryDirectory() as tmp, serve(demo, allowed_paths=[root / "assets"]) as url:
+        mix = load_mix(Path(tmp) / "in", requests)
+        t0 = time.perf_counter()
+        outcomes = fire(url, mix, arguments, Path(tmp) / "downloads")
+        report = summary(outcomes, time.perf_counter() - t0)
+    report.update({"concurrency": settings.concurrency, "size_px": size,
+                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    return report
+
+
 BENCHMARKS = {"render": bench_render, "e2e": bench_e2e, "generate": bench_generate, "text": bench_text,
-              "track": bench_track}
+              "track": bench_track, "load": bench_load}
 
 
 def run_benchmark(target: str, **options) -> dict[str, float]:

@@ -190,6 +190,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
         options = _given(checkpoints=args.checkpoints)
     if args.target == "track":
         options = _given(video=args.video, size=args.size)
+    if args.target == "load":
+        options = _given(requests=args.requests, size=args.size, steps=args.steps, checkpoints=args.checkpoints)
     run_benchmark(args.target, **options)
 
 
@@ -809,9 +811,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_real_speech_commands(data, evaluate)
 
     p = sub.add_parser("bench", help="speed and memory benchmarks")
-    p.add_argument("target", choices=("render", "generate", "e2e", "text", "track"),
+    p.add_argument("target", choices=("render", "generate", "e2e", "text", "track", "load"),
                    help="render: rendering + encoding; generate: sampling alone; e2e: the whole pipeline; "
-                        "text: reading free text; track: face tracking frames/s")
+                        "text: reading free text; track: face tracking frames/s; load: the app under many visitors")
+    p.add_argument("--requests", type=int, default=None, help="load: visitors at once (24)")
     p.add_argument("--video", type=Path, default=None, help="track: a face video (default: the real-face set's)")
     p.add_argument("--seconds", type=float, default=None, help="length of the benchmark clip (render 20, generate and e2e 10)")
     p.add_argument("--size", type=int, default=None, help="video width and height in pixels (512)")

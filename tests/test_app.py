@@ -288,3 +288,52 @@ def test_app_refuses_hostile_input(client, tmp_path, case, message):
     with pytest.raises(AppError, match=message) as caught:
         client.predict(**_args(audio, **overrides), api_name="/generate")
     assert "Traceback" not in str(caught.value)
+
+
+@pytest.mark.slow
+def test_load_of_24_visitors_mixing_good_long_and_hostile(tmp_path):
+    """24 clients at once (loopback): every good and long request gets a playable MP4, every hostile one
+    its message, clients are told their place in the queue, memory stays bounded, and the request
+    folders go when swept."""
+    import resource
+
+    import app
+    from tools.load_test import fire, load_mix, summary
+
+    settings = app.Settings(keep_results_s=3600.0)
+    demo = app.build_demo(tiny_animator(), size=64, examples=False, settings=settings)
+    mix = load_mix(tmp_path / "in", 24, long_seconds=12.0)
+    with serve(demo, allowed_paths=[ASSETS]) as url:
+        outcomes = fire(url, mix, _args, tmp_path / "downloads")
+    for o in outcomes:
+        if o.request.kind == "hostile":
+            assert o.video is None and o.error and o.request.expect in o.error, (o.request, o.error)
+        else:
+            assert o.error is None, (o.request, o.error)
+            assert_playable(o.video, clip_seconds(o.request.audio), 64)
+    stats = summary(outcomes, 1.0)
+    assert stats["completed"] == 18 and stats["refused_hostile"] == 6
+    assert stats["max_queue_position"] >= 5  # two at a time: the rest were told where they stood
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 4 * 2**20  # KiB: under 4 GiB, models included
+    outputs = demo.emoanim_outputs
+    assert len(list(outputs.root.glob("req_*"))) == 18  # a folder per good take; the refused left none
+    outputs.keep_s = 0
+    outputs.sweep()
+    assert not list(outputs.root.iterdir())
+
+
+def test_operator_settings_come_from_the_environment():
+    import app
+
+    env = {"EMOANIM_CONCURRENCY": "3", "EMOANIM_QUEUE_SIZE": "9", "EMOANIM_MAX_UPLOAD_MB": "12.5",
+           "EMOANIM_KEEP_RESULTS_S": "60", "EMOANIM_MAX_SECONDS": "30", "EMOANIM_SIZE": "256"}
+    settings = app.Settings.from_env(env)
+    assert (settings.concurrency, settings.queue_size, settings.max_upload_mb, settings.keep_results_s) == (3, 9, 12.5, 60)
+    assert settings.animator_config().max_seconds == 30 and settings.animator_config().size == 256
+    from emoanim.errors import EmoAnimError
+
+    for name, value, message in (("EMOANIM_CONCURRENCY", "two", "not a whole number"),
+                                 ("EMOANIM_QUEUE_SIZE", "0", "must be positive")):
+        with pytest.raises(EmoAnimError, match=message):
+            app.Settings.from_env({name: value})
+    assert app.Settings.from_env({"EMOANIM_FLAME_MODEL": "/nonexistent.pkl"}).flame_model is None
