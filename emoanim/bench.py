@@ -280,17 +280,14 @@ def bench_load(requests: int = 24, size: int = 256, steps: int | None = None,
     import app
     from emoanim.pipeline import Animator
     from tools.browser import serve
-    from tools.load_test import fire, load_mix, summary
+    from tools.load_test import fire, generate_arguments, load_mix, summary
 
     animator = Animator.from_pretrained(checkpoints, device="cpu")
     settings = app.Settings.from_env()
     demo = app.build_demo(animator, size=size, examples=False, settings=settings)
 
     def arguments(audio: Path, **overrides) -> dict:
-        from gradio_client import handle_file
-
-        return {"audio": handle_file(str(audio)), "source_kind": "Emotion label", "emotion": "happy", "intensity": 2,
-                "steps": steps or animator.config.steps, "seed": 0, **overrides}
+        return generate_arguments(audio, **{"steps": steps or animator.config.steps, **overrides})
 
     with tempfile.TemporaryDirectory() as tmp, serve(demo, allowed_paths=[root / "assets"]) as url:
         mix = load_mix(Path(tmp) / "in", requests)

@@ -483,7 +483,7 @@ class Animator:
         ``source``: an EmotionSource, or a timeline [(seconds, EmotionSource), ...] (``style_track``).
         ``transcript``: what is said, if known (skips speech recognition)."""
         sampling = self.sampling(guidance, steps, seed, sampler)
-        motion, _, _ = self._animate(audio, source, sampling, blend, _Stages(progress, timings),
+        motion, *_ = self._animate(audio, source, sampling, blend, _Stages(progress, timings),
                                      check_transcript(transcript))
         return motion
 
@@ -499,7 +499,7 @@ class Animator:
 
     def _animate(self, audio, source: Emotion, sampling: Sampling, blend: Blend | None,
                  stages: _Stages, transcript: str | None = None,
-                 notes: list[str] | None = None) -> tuple[Motion, np.ndarray, ContentInfo]:
+                 notes: list[str] | None = None) -> tuple[Motion, np.ndarray, ContentInfo, float]:
         stages.start("audio read", 0.0, "reading audio")
         wave = self.read_audio(audio)
         num_frames = frames_for_duration(wave.size / SAMPLE_RATE, self.generator.fps)
@@ -529,7 +529,7 @@ class Animator:
             raise RuntimeError(f"the generator returned {params.shape}, expected {expected}")
         stages.report(1.0, "motion ready")
         motion = Motion(params, tuple(self.generator.param_names), self.generator.fps, self.generator.rig)
-        return motion, style, content_info
+        return motion, style, content_info, wave.size / SAMPLE_RATE
 
     # ---- stage 4: video ----------------------------------------------------------------------
 
@@ -599,7 +599,10 @@ class Animator:
         return self._render(motion, audio, out_mp4, avatar, self.render_config(size), _Stages(progress, timings))
 
     def _render(self, motion: Motion | FlameSequence, audio, out_mp4, avatar, config: RenderConfig,
-                stages: _Stages) -> Path:
+                stages: _Stages, audio_seconds: float | None = None) -> Path:
+        """A take (ARKit or FLAME) to an MP4 with ``audio``. ``audio_seconds``: the speech's length when
+        ``audio`` is the file the motion was made from: ffmpeg then takes the sound from the file itself
+        (no 48 kHz copy of a long clip in memory)."""
         if isinstance(motion, Motion) and motion.rig == "flame":
             motion = self.to_flame(motion)
         if isinstance(motion, FlameSequence):
@@ -607,8 +610,11 @@ class Animator:
         else:
             check_renderable(motion.rig)
             rig, params = self.rig(avatar), motion.for_rig().params
+        audio_file = None
         if audio is None:
             wave, rate = None, MUX_SAMPLE_RATE
+        elif isinstance(audio, (str, Path)) and audio_seconds is not None:
+            wave, rate, audio_file = None, MUX_SAMPLE_RATE, Path(audio)
         elif isinstance(audio, (str, Path)):
             wave, rate = load_audio(audio, MUX_SAMPLE_RATE, max_seconds=self.config.max_seconds), MUX_SAMPLE_RATE
         else:
@@ -624,7 +630,8 @@ class Animator:
             stages.start("rendering", 0.0, "rendering frames")
             try:
                 out = render_video(rig, params, motion.fps, out_mp4, audio=wave, sample_rate=rate,
-                                   config=config, progress=on_frame)
+                                   config=config, progress=on_frame, audio_file=audio_file,
+                                   audio_seconds=audio_seconds)
             finally:
                 stages.stop()
         stages.report(1.0, "done")
@@ -669,13 +676,13 @@ class Animator:
         share = 0.5 if out_mp4 is not None else 1.0
         readings: list[str] = []
         ahead = self._prepare_render(avatar, face == "flame") if out_mp4 is not None else None
-        motion, style, content_info = self._animate(audio, source, sampling, blend, stages.sub(0.0, share),
-                                                    transcript, readings)
+        motion, style, content_info, seconds = self._animate(audio, source, sampling, blend, stages.sub(0.0, share),
+                                                             transcript, readings)
         flame = self.to_flame(motion) if face == "flame" else None
         video = None
         if out_mp4 is not None:
             ahead.join()
-            video = self._render(flame or motion, audio, out_mp4, avatar, config, stages.sub(share, 1.0))
+            video = self._render(flame or motion, audio, out_mp4, avatar, config, stages.sub(share, 1.0), seconds)
         written: list[Path] = [] if video is None else [video]
         try:
             for thing, path in ((motion, motion_out), (flame, flame_out)):

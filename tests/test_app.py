@@ -47,12 +47,9 @@ def client(server):
 
 
 def _args(audio, **overrides):
-    args = dict(audio=handle_file(str(audio)), source_kind="Emotion label", emotion="happy", intensity=3, text="",
-                ref_audio=None, ref_motion=None, blend_weight=0.0, blend_kind="Emotion label",
-                blend_emotion="surprised", blend_intensity=2, blend_text="", guidance=2.0, steps=STEPS, seed=0,
-                avatar="alex")
-    args.update(overrides)
-    return args
+    from tools.load_test import generate_arguments
+
+    return generate_arguments(audio, **{"steps": STEPS, **overrides})
 
 
 @pytest.mark.slow

@@ -296,3 +296,26 @@ def test_shipped_generator_on_the_real_clip_closes_on_bilabials_and_opens_on_vow
     assert len(closed) >= 28 and len(opened) >= 20
     assert np.mean(closed) >= 0.9, closed
     assert np.mean(opened) >= 0.9, opened
+
+
+def test_long_speech_is_encoded_in_pieces_cut_at_pauses(aligned, monkeypatch):
+    """Speech past the piece length is encoded a piece at a time (flat memory): the frames add up to
+    exactly the whole clip's, the cuts fall in pauses, and every piece's words are recognised."""
+    from emoanim.audio.content import encode_content
+
+    root = Path(__file__).resolve().parents[1] / "assets"
+    clips = [load_audio(root / name) for name in ("happy.ogg", "angry.wav", "sad.mp3", "surprised.flac")]
+    gap = np.zeros(int(0.4 * 16000), np.float32)
+    wave = np.concatenate([x for clip in clips for x in (clip, gap)])  # ~12.5 s, pauses between the clips
+    cuts = []
+    original = content_module._encode_piece
+    monkeypatch.setattr(content_module, "CONTENT_PIECE_S", 3.0)
+    monkeypatch.setattr(content_module, "_encode_piece",
+                        lambda enc, w, t: (cuts.append(len(w)), original(enc, w, t))[1])
+    content, info = encode_content(aligned, wave)
+    assert len(cuts) >= 3  # it was cut
+    assert content.shape[0] == len(wave) // 320 + 1  # exactly the whole clip's frames
+    edges = np.cumsum(cuts)[:-1]
+    quiet = [np.sqrt(np.mean(wave[e - 160 : e + 160] ** 2)) for e in edges]
+    assert max(quiet) < 0.1 * np.sqrt(np.mean(wave ** 2))  # each cut sits in a pause
+    assert info.route == "recognised" and len(info.text.split()) >= 12  # the words of every piece

@@ -38,6 +38,18 @@ class Outcome:
     positions: list[int] = field(default_factory=list)  # the queue positions the client was told
 
 
+def generate_arguments(audio: Path, **overrides) -> dict:
+    """The app's /generate keyword arguments: an emotion label take of ``audio``, ``overrides`` on top."""
+    from gradio_client import handle_file
+
+    from emoanim.vocabulary import DEFAULT_GUIDANCE, DEFAULT_STEPS
+
+    return {"audio": handle_file(str(audio)), "source_kind": "Emotion label", "emotion": "happy", "intensity": 3,
+            "text": "", "ref_audio": None, "ref_motion": None, "blend_weight": 0.0, "blend_kind": "Emotion label",
+            "blend_emotion": "surprised", "blend_intensity": 2, "blend_text": "", "guidance": DEFAULT_GUIDANCE,
+            "steps": DEFAULT_STEPS, "seed": 0, "avatar": "alex", **overrides}
+
+
 def load_mix(folder: Path, n: int = 24, long_seconds: float = 20.0) -> list[Request]:
     """``n`` requests: one in six long (``long_seconds`` of speech), one in four hostile, the rest the
     bundled clips; files are written into ``folder``."""

@@ -423,9 +423,45 @@ def load_content_encoder(folder: str | Path, device: str = "cpu") -> nn.Module:
     return HubertContentEncoder(folder).to(device)
 
 
+CONTENT_PIECE_S = 60.0  # longer speech is encoded a piece at a time: memory stays flat in the clip's length
+PIECE_SEARCH_S = 5.0  # each cut goes at the quietest 20 ms within this of its mark (a pause: no seam)
+
+
 def encode_content(encoder: nn.Module, wave: np.ndarray, transcript: str | None = None
                    ) -> tuple[np.ndarray, ContentInfo]:
-    """Content [T, C] of one clip from any content encoder, and which route it took."""
+    """Content [T, C] of one clip from any content encoder, and which route it took.
+
+    Speech longer than ``CONTENT_PIECE_S`` without a transcript is cut at pauses into pieces encoded
+    one at a time (recognition and forced alignment of a whole 10-minute clip held 600 MB more than a
+    minute's); the pieces' frames join exactly, a cut being a whole number of content frames."""
+    step = int(SAMPLE_RATE // CONTENT_RATE)  # samples per content frame (320)
+    if transcript is None and len(wave) > CONTENT_PIECE_S * SAMPLE_RATE * 1.5:
+        frames = len(wave) // step
+        energy = np.square(wave[: frames * step].reshape(frames, step)).mean(1)  # [frames] per 20 ms
+        cuts, start = [0], 0
+        while frames - start > CONTENT_PIECE_S * CONTENT_RATE * 1.5:
+            mark = start + int(CONTENT_PIECE_S * CONTENT_RATE)
+            reach = int(min(PIECE_SEARCH_S, CONTENT_PIECE_S / 3) * CONTENT_RATE)
+            start = mark - reach + int(np.argmin(energy[mark - reach : mark + reach]))
+            cuts.append(start)
+        bounds = [c * step for c in cuts] + [len(wave)]  # samples: whole content frames apart
+        pieces = [_encode_piece(encoder, wave[a:b], None) for a, b in zip(bounds, bounds[1:])]
+        # A piece of n samples gives n // step + 1 frames: the last one straddles the cut, and the next
+        # piece's first frame is it again. Dropping it from every piece but the last gives exactly the
+        # frames the whole clip would have.
+        content = np.concatenate([c[:-1] for c, _ in pieces[:-1]] + [pieces[-1][0]])
+        infos = [i for _, i in pieces]
+        routes = [i.route for i in infos]
+        route = max(set(routes), key=routes.count)
+        sure = [i.confidence for i in infos if i.confidence is not None]
+        info = ContentInfo(route, " ".join(i.text for i in infos if i.text),
+                           float(np.mean(sure)) if sure else None, infos[0].reason, infos[0].alignment,
+                           float(np.mean([i.coverage for i in infos])))
+        return content, info
+    return _encode_piece(encoder, wave, transcript)
+
+
+def _encode_piece(encoder: nn.Module, wave: np.ndarray, transcript: str | None) -> tuple[np.ndarray, ContentInfo]:
     if isinstance(encoder, AlignedContentEncoder):
         return encoder.encode_with_info(wave, transcript)
     reason = "this content encoder reads the audio only" + (" (the transcript is not used)" if transcript else "")

@@ -12,6 +12,7 @@ import math
 import os
 import re
 import subprocess
+import tempfile
 import wave
 from pathlib import Path
 
@@ -156,25 +157,38 @@ def load_audio(
         cmd += ["-t", f"{max_seconds + 1.0:.3f}"]
     cmd += ["-f", "f32le", "-"]
 
-    try:
-        # communicate() drains stdout and stderr together, so no pipe deadlock.
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True)
-    except OSError as exc:  # pragma: no cover - binary not executable
-        raise EmoAnimError(f"Could not run ffmpeg ({exc}): reinstall imageio-ffmpeg.") from exc
-
+    # The samples are read in blocks straight into arrays (a long clip is held about twice, not five
+    # times, while it decodes); stderr goes to a temporary file, so neither pipe can fill and block.
+    blocks: list[np.ndarray] = []
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
+        except OSError as exc:  # pragma: no cover - binary not executable
+            raise EmoAnimError(f"Could not run ffmpeg ({exc}): reinstall imageio-ffmpeg.") from exc
+        with proc:
+            assert proc.stdout is not None
+            leftover = b""
+            while block := proc.stdout.read(1 << 22):
+                block = leftover + block
+                whole = len(block) // 4 * 4
+                blocks.append(np.frombuffer(block[:whole], dtype="<f4").astype(np.float32))
+                leftover = block[whole:]
+        errors.seek(0)
+        stderr = errors.read()
     if proc.returncode != 0:
-        if b"matches no streams" in proc.stderr:
+        if b"matches no streams" in stderr:
             raise EmoAnimError(
                 f"{p.name} has no audio track: give an audio file ({ACCEPTED_FORMATS})."
             )
-        reason = summarize_ffmpeg_stderr(proc.stderr)
+        reason = summarize_ffmpeg_stderr(stderr)
         raise EmoAnimError(
             f"Could not decode audio {p.name}: unreadable or corrupt ({reason}). "
             f"Use a valid audio file: {ACCEPTED_FORMATS}."
         )
 
     # f32le from ffmpeg is little-endian float32; '<f4' keeps it right on any host.
-    audio = np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
+    audio = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+    del blocks
     if audio.size == 0:
         raise EmoAnimError(
             f"Audio {p.name} contains no samples (zero length): record or export it again "
@@ -191,8 +205,8 @@ def load_audio(
             capped = seconds >= max_seconds + 1.0 - 1.0 / sample_rate
             raise _too_long_error(p, seconds if not capped else max_seconds + 1.0, max_seconds,
                                   at_least=capped)
-    # Float formats may exceed full scale; the model expects [-1, 1].
-    return np.clip(audio, -1.0, 1.0)
+    # Float formats may exceed full scale; the model expects [-1, 1]. (In place: no third copy of a long clip.)
+    return np.clip(audio, -1.0, 1.0, out=audio)
 
 
 def audio_duration(path: str | os.PathLike[str]) -> float:
@@ -209,10 +223,13 @@ def audio_duration(path: str | os.PathLike[str]) -> float:
 
 def is_silent(audio: np.ndarray, threshold_db: float = -50.0) -> bool:
     """True if the RMS level of ``audio`` is below ``threshold_db`` dBFS (or it is empty)."""
-    x = np.asarray(audio, dtype=np.float64)
+    x = np.asarray(audio).reshape(-1)
     if x.size == 0:
         return True
-    rms = math.sqrt(float(np.mean(np.square(x))))
+    # Summed in float64 a million samples at a time: no float64 copy (nor its square) of a long clip.
+    block = 1 << 20
+    energy = sum(float(np.dot(c, c)) for c in (x[i : i + block].astype(np.float64) for i in range(0, x.size, block)))
+    rms = math.sqrt(energy / x.size)
     if rms <= 0.0:
         return True
     return 20.0 * math.log10(rms) < threshold_db

@@ -54,17 +54,22 @@ def render_video(
     config: RenderConfig | None = None,
     progress: ProgressFn | None = None,
     overlay: OverlayFn | None = None,
+    audio_file: str | Path | None = None,
+    audio_seconds: float | None = None,
 ) -> Path:
-    """Render ``params [T, D]`` at ``fps`` to an H.264/AAC MP4 lasting as long as the audio.
+    """Render ``params [T, D]`` at ``fps`` to an H.264/AAC MP4 lasting as long as the audio: samples
+    (``audio`` at ``sample_rate``) or a file ffmpeg reads itself (``audio_file``, ``audio_seconds`` long).
 
     Without audio the video lasts ``T / fps``. Nothing is left at ``out_path`` on failure.
     """
     params = rig.check_params(params)
     config = config or RenderConfig()
-    num_frames = frames_for_duration(len(audio) / sample_rate, fps) if audio is not None else len(params)
+    seconds = audio_seconds if audio_file is not None else None if audio is None else len(audio) / sample_rate
+    num_frames = len(params) if seconds is None else frames_for_duration(seconds, fps)
     params = fit_to_frames(params, num_frames)
     # Open the writer first: it checks the output path before any rendering work is done.
-    with VideoWriter(out_path, config.width, config.height, fps, audio=audio, sample_rate=sample_rate) as writer:
+    with VideoWriter(out_path, config.width, config.height, fps, audio=audio, sample_rate=sample_rate,
+                     audio_file=audio_file, audio_seconds=audio_seconds) as writer:
         with FaceRenderer(rig, config) as renderer:
             for index, frame in enumerate(render_frames(renderer, params)):
                 writer.write(frame if overlay is None else overlay(index, frame))

@@ -104,6 +104,8 @@ class VideoWriter:
         crf: int = 20,
         preset: str = "veryfast",
         audio_bitrate: str = "128k",
+        audio_file: str | os.PathLike[str] | None = None,
+        audio_seconds: float | None = None,
     ) -> None:
         self.path = Path(path).expanduser()
         self.width, self.height = check_frame_size(width, height)
@@ -131,6 +133,16 @@ class VideoWriter:
             self._audio = a
             self._sample_rate = int(sample_rate)
 
+        # Or the sound straight from a file ffmpeg reads itself (a long clip is then never held in
+        # memory at 48 kHz), cut to ``audio_seconds``: the length the motion was made for.
+        self._audio_file = None if audio_file is None else Path(audio_file)
+        if self._audio_file is not None:
+            if audio is not None:
+                raise EmoAnimError("give the video's sound as samples (audio=) or as a file (audio_file=), not both")
+            if audio_seconds is None or not (audio_seconds > 0 and math.isfinite(audio_seconds)):
+                raise EmoAnimError(f"audio_file= needs the sound's length: audio_seconds > 0, got {audio_seconds}")
+            self._audio_seconds = float(audio_seconds)
+
         check_output_path(self.path)  # fail before any encoding work if the video can't be saved
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
@@ -140,6 +152,8 @@ class VideoWriter:
     @property
     def audio_duration(self) -> float | None:
         """Seconds of audio given to the writer (None without audio)."""
+        if self._audio_file is not None:
+            return self._audio_seconds
         if self._audio is None:
             return None
         return self._audio.size / self._sample_rate
@@ -178,7 +192,9 @@ class VideoWriter:
             "-s", f"{self.width}x{self.height}", "-framerate", repr(self.fps),
             "-i", "pipe:0",
         ]
-        if self._audio is not None:
+        if self._audio_file is not None:
+            cmd += ["-i", "file:" + str(self._audio_file)]
+        elif self._audio is not None:
             fd, wav_name = tempfile.mkstemp(prefix="emoanim_audio_", suffix=".wav")
             os.close(fd)
             self._tmp_wav = Path(wav_name)
@@ -189,7 +205,7 @@ class VideoWriter:
             "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
             "-pix_fmt", "yuv420p",  # the only pixel format every player decodes
         ]
-        if self._audio is not None:
+        if self.audio_duration is not None:
             cmd += [
                 "-map", "1:a:0",
                 # 48 kHz AAC plays everywhere; 16 kHz AAC is poorly supported.
