@@ -572,9 +572,9 @@ class Animator:
         return FlameSequence.from_params(self.flame_map()(motion.for_rig().params), rig.num_expressions, motion.fps)
 
     def _prepare_render(self, avatar: str | None, flame: bool = False) -> threading.Thread:
-        """Build the avatar's rig (or the FLAME one) and load the renderer in a thread while the motion is made (~1 s of a
-        first take's start-up, off its critical path: recognition runs in native code meanwhile). A
-        failure here is left for ``_render`` to meet and report."""
+        """Build the avatar's rig (or the FLAME one) and load the renderer in a thread while the motion is
+        made (~1 s of a first take's start-up, off its critical path: recognition runs in native code
+        meanwhile). A failure here is left for ``_render`` to meet and report."""
         def work() -> None:
             try:
                 self.flame_rig() if flame else self.rig(avatar)
@@ -707,6 +707,7 @@ class Animator:
         return Exports(Path(npz), None if csv is None else Path(csv), Path(plot), glb)
 
 
-__all__ = ["Animator", "AnimatorConfig", "EmotionSource", "Exports", "FlameSequence", "Result", "Sampling", "check_sampling",
+__all__ = ["Animator", "AnimatorConfig", "EmotionSource", "Exports", "FlameSequence", "Result", "Sampling",
+           "check_sampling",
            "check_transcript",
            "default_device"]

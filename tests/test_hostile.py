@@ -49,6 +49,7 @@ def refused(capsys, tmp_path: Path, argv: list, message: str) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written beside the inputs
 
 
+@pytest.mark.slow  # (46 cases of a CLI run each: in the full suite, out of the fast subset)
 @pytest.mark.parametrize("role", ["--audio", "--emotion-audio"])
 @pytest.mark.parametrize("make, message", SPEECH, ids=[m.__name__ for m, _ in SPEECH])
 def test_hostile_speech(tmp_path, capsys, make, message, role):
@@ -59,6 +60,7 @@ def test_hostile_speech(tmp_path, capsys, make, message, role):
             message)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["generate", "render"])
 @pytest.mark.parametrize("make, message", MOTIONS, ids=[m.__name__ for m, _ in MOTIONS])
 def test_hostile_motion_files(tmp_path, capsys, make, message, command):
@@ -70,6 +72,7 @@ def test_hostile_motion_files(tmp_path, capsys, make, message, command):
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 3 * 2**20  # KiB: the bombs did not go off (< 3 GiB)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make, message", FACES, ids=[m.__name__ for m, _ in FACES])
 def test_hostile_faces(tmp_path, capsys, make, message):
     bad = make(tmp_path)

@@ -139,6 +139,7 @@ def load_audio(
     p = _check_input_file(path)
 
     # Cheap reject from the header before spending time decoding a long file.
+    header = None
     if max_seconds is not None:
         header = _header_duration(p)
         if header is not None and header > max_seconds + _LENGTH_TOLERANCE_S:
@@ -157,9 +158,11 @@ def load_audio(
         cmd += ["-t", f"{max_seconds + 1.0:.3f}"]
     cmd += ["-f", "f32le", "-"]
 
-    # The samples are read in blocks straight into arrays (a long clip is held about twice, not five
-    # times, while it decodes); stderr goes to a temporary file, so neither pipe can fill and block.
-    blocks: list[np.ndarray] = []
+    # The samples are read straight into one array sized from the header (doubled if it runs out), so
+    # a long clip is held once while it decodes; stderr goes to a temporary file, so neither pipe can
+    # fill and block.
+    samples = np.empty(int((header or 10.0) * sample_rate * 1.01) + sample_rate, dtype="<f4")
+    filled = 0  # bytes
     with tempfile.TemporaryFile() as errors:
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
@@ -167,12 +170,13 @@ def load_audio(
             raise EmoAnimError(f"Could not run ffmpeg ({exc}): reinstall imageio-ffmpeg.") from exc
         with proc:
             assert proc.stdout is not None
-            leftover = b""
-            while block := proc.stdout.read(1 << 22):
-                block = leftover + block
-                whole = len(block) // 4 * 4
-                blocks.append(np.frombuffer(block[:whole], dtype="<f4").astype(np.float32))
-                leftover = block[whole:]
+            while True:
+                if filled == samples.nbytes:
+                    samples = np.concatenate([samples, np.empty_like(samples)])
+                read = proc.stdout.readinto(memoryview(samples.view(np.uint8))[filled:])
+                if not read:
+                    break
+                filled += read
         errors.seek(0)
         stderr = errors.read()
     if proc.returncode != 0:
@@ -187,8 +191,7 @@ def load_audio(
         )
 
     # f32le from ffmpeg is little-endian float32; '<f4' keeps it right on any host.
-    audio = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
-    del blocks
+    audio = samples[: filled // 4].astype(np.float32, copy=False)
     if audio.size == 0:
         raise EmoAnimError(
             f"Audio {p.name} contains no samples (zero length): record or export it again "
