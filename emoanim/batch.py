@@ -78,9 +78,12 @@ def outputs_for(speech: Path, audio_dir: Path, out_dir: Path) -> tuple[Path, Pat
 
 
 def _remove_temporaries(video: Path) -> None:
-    """Hidden temporaries an interrupted run left for this output (VideoWriter's and atomic_write's)."""
-    for leftover in video.parent.glob(f".{video.stem}.*"):
-        leftover.unlink(missing_ok=True)
+    """Hidden temporaries an interrupted run left for this take: VideoWriter's ``.STEM.<8 hex>.partial.mp4``
+    and atomic_write's ``.STEM.npz.<random>.tmp`` (exactly these: ``.a.*`` would also catch a file
+    ``a.b``'s, which another thread may be writing)."""
+    for pattern in (f".{video.stem}.{'[0-9a-f]' * 8}.partial.mp4", f".{video.stem}.npz.*.tmp"):
+        for leftover in video.parent.glob(pattern):
+            leftover.unlink(missing_ok=True)
 
 
 def run_batch(animator: Animator, audio_dir: str | Path, out_dir: str | Path, source: Emotion, *, jobs: int = 1,

@@ -61,6 +61,7 @@ def test_folder_run_reports_failures_resumes_and_shards(folder, tmp_path, capsys
     # An interrupted run: one take's video written, its motion not yet, a temporary left behind.
     (out / "day 2" / "b.npz").unlink()
     (out / "day 2" / ".b.1234abcd.partial.mp4").write_bytes(b"half a video")
+    (out / "day 2" / ".b.npz.x7k2.tmp").write_bytes(b"half a motion")
     code, stdout, _ = run_cli(capsys, *args)
     assert "1 animated, 1 already done, 1 failed" in stdout
     assert (out / "a.mp4").stat().st_mtime_ns == stamps[out / "a.mp4"]  # finished work is not redone
@@ -94,3 +95,14 @@ def test_python_api_and_bad_arguments(folder, tmp_path, capsys):
         assert code == 2 and message in err, err
     code, _, err = run_cli(capsys, "generate", "--emotion", "happy")
     assert code == 2 and "--audio SPEECH --out VIDEO.mp4" in err
+
+
+def test_a_rerun_removes_only_its_own_temporaries(tmp_path):
+    from emoanim.batch import _remove_temporaries
+
+    mine = [tmp_path / ".a.0123abcd.partial.mp4", tmp_path / ".a.npz.q1w2e3.tmp"]
+    others = [tmp_path / ".a.b.0123abcd.partial.mp4", tmp_path / ".a.b.npz.q1w2e3.tmp", tmp_path / "a.npz"]
+    for path in mine + others:
+        path.write_bytes(b"x")
+    _remove_temporaries(tmp_path / "a.mp4")  # (a.b's may be being written by another thread)
+    assert not any(p.exists() for p in mine) and all(p.exists() for p in others)
