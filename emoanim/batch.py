@@ -15,7 +15,6 @@ a file that fails is reported with its one-line reason and the others go on.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -95,7 +94,7 @@ def run_batch(animator: Animator, audio_dir: str | Path, out_dir: str | Path, so
         raise EmoAnimError(f"--jobs must be 1 or more, got {jobs}")
     rank, world = shard
     files = speech_files(audio_dir)[rank::world]
-    report, lock, finished = BatchReport(), threading.Lock(), [0]
+    report = BatchReport()
 
     def one(speech: Path) -> tuple[Path, str | None, str]:
         video, motion = outputs_for(speech, audio_dir, out_dir)
@@ -113,18 +112,16 @@ def run_batch(animator: Animator, audio_dir: str | Path, out_dir: str | Path, so
         return speech, None, f"{time.perf_counter() - started:.1f} s"
 
     with ThreadPoolExecutor(jobs, thread_name_prefix="emoanim-batch") as pool:
-        for future in as_completed([pool.submit(one, f) for f in files]):
-            speech, error, how = future.result()
-            with lock:
-                if error is not None:
-                    report.failed.append((speech, error))
-                elif how == "skipped":
-                    report.skipped.append(speech)
-                else:
-                    report.done.append(speech)
-                finished[0] += 1
-                if progress is not None:
-                    progress(finished[0], len(files), f"{speech.relative_to(audio_dir)}: {error or how}")
+        for finished, future in enumerate(as_completed([pool.submit(one, f) for f in files]), 1):
+            speech, error, how = future.result()  # (results arrive here, in this thread: no lock needed)
+            if error is not None:
+                report.failed.append((speech, error))
+            elif how == "skipped":
+                report.skipped.append(speech)
+            else:
+                report.done.append(speech)
+            if progress is not None:
+                progress(finished, len(files), f"{speech.relative_to(audio_dir)}: {error or how}")
     report.failed.sort()
     return report
 

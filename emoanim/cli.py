@@ -259,7 +259,7 @@ def cmd_generate(args: argparse.Namespace) -> int | None:
         raise EmoAnimError("--rig flame needs the FLAME model file: pass --flame-model PATH (or set "
                            "EMOANIM_FLAME_MODEL); FLAME comes from flame.is.tue.mpg.de")
     config = AnimatorConfig(**_given(max_seconds=args.max_seconds, avatar=args.avatar, size=args.size,
-                                     flame_model=flame_model and Path(flame_model),
+                                     flame_model=Path(flame_model) if flame_model else None,
                                      flame_expressions=args.num_expressions))
     animator = Animator.from_pretrained(args.checkpoints, device=args.device, config=config)
     if batch:

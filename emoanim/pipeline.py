@@ -665,8 +665,10 @@ class Animator:
             check_output(motion_out, ".npz")
         if face not in (RENDERED_RIG, "flame"):
             raise EmoAnimError(f"unknown face '{face}': choose {RENDERED_RIG} or flame")
-        if face == "flame":
-            self.flame_rig() if native else self.flame_map()  # (the model, and its map, before the slow parts)
+        if face == "flame":  # the model, and for an ARKit generator its map, before the slow parts
+            self.flame_rig()
+            if not native:
+                self.flame_map()
         if flame_out is not None:
             if face != "flame":
                 raise EmoAnimError("a FLAME sequence needs the FLAME face: pass --rig flame with --flame-model")

@@ -38,7 +38,6 @@ class Teeth:
     offsets: np.ndarray  # [K, Vt, 3] each action's offsets at weight 1 (the lower arch's jaw motion)
     faces: np.ndarray  # [Ft, 3] int64 into ``vertices``
     colors: np.ndarray  # [Vt, 3] linear RGB
-    lower: np.ndarray  # [Vt] bool: on the lower arch
 
 
 def arch(front_z: float, edge_y: Callable[[np.ndarray], np.ndarray], crown: float, gum: float, half_width: float, depth: float,
@@ -185,7 +184,7 @@ def build_teeth(upper_lip: np.ndarray, lower_lip: np.ndarray, tongue_rest: np.nd
     colors = (1 - gum) * colors + gum * np.asarray(GUM)
     colors *= 1.0 - 0.6 * np.clip((front - vertices[:, 2:]) / common["depth"], 0.0, 1.0)  # less light further in
     faces = np.concatenate([up_f, lo_f + len(up_v)])
-    return Teeth(vertices, offsets, faces, colors.astype(np.float32), lower)
+    return Teeth(vertices, offsets, faces, colors.astype(np.float32))
 
 
 __all__ = ["Teeth", "arch", "push_behind", "build_teeth", "jaw_motions", "kabsch"]
