@@ -4,17 +4,19 @@ A thin Gradio layer over ``emoanim.pipeline.Animator``; every step is the pipeli
 
     python app.py          # http://localhost:7860 (GRADIO_SERVER_PORT / GRADIO_SERVER_NAME respected)
 
-Settings (environment): EMOANIM_CHECKPOINTS (default ``checkpoints`` beside this file), EMOANIM_SIZE
-(video pixels), EMOANIM_MAX_SECONDS (longest speech), EMOANIM_DEVICE (cpu | cuda; default cuda when
-present). Unset ones take ``AnimatorConfig``'s defaults (512 px, 60 s).
+Settings (environment): see ``Settings`` (checkpoints, device, size, longest speech, upload size,
+concurrency, queue, retention, FLAME model, results folder) and the README's table.
 The named endpoint ``/generate`` serves ``gradio_client`` (see the README).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
+import functools
 import html
+import inspect
 import logging
 import os
 import random
@@ -29,10 +31,11 @@ from pathlib import Path
 from typing import Callable
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network needed (or wanted) at run time
+import anyio  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from emoanim.audio.io import AUDIO_SUFFIXES  # noqa: E402
-from emoanim.errors import EmoAnimError  # noqa: E402
+from emoanim.errors import EmoAnimError, NoSpaceError  # noqa: E402
 from emoanim.face.tracking import check_photo_size  # noqa: E402
 from emoanim.pipeline import (  # noqa: E402
     MAX_TRANSCRIPT_CHARS,
@@ -40,6 +43,7 @@ from emoanim.pipeline import (  # noqa: E402
     AnimatorConfig,
     EmotionSource,
     Keyframe,
+    ProgressFn,
     check_timeline,
     describe_emotion,
 )
@@ -68,6 +72,8 @@ MOTION_TYPES = [".npz", ".csv", ".json"]
 FACE_VIDEO_TYPES = [".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v"]
 ARKIT_FACE, FLAME_FACE = "ARKit head (Anny)", "FLAME (your model)"
 KEEP_RESULTS_S = 3600  # per-request output folders older than this are deleted
+RESULTS_FOLDER = "emoanim_app"  # in the system temp folder, unless EMOANIM_RESULTS_DIR says where
+LOCK_NAME = ".lock"  # in each server process's results folder, locked while it lives
 EXAMPLES = [  # (clip, source, emotion, intensity, text)
     ["happy.ogg", "Emotion label", "happy", 3, ""],
     ["sad.mp3", "Describe it in words", "sad", 2, "heartbroken, close to tears"],
@@ -84,12 +90,26 @@ itself sounds like.
 
 
 class Outputs:
-    """Per-request output folders under one root, deleted after ``keep_s`` and at exit."""
+    """Per-request output folders, under one folder per server process inside ``parent``.
 
-    def __init__(self, keep_s: float = KEEP_RESULTS_S) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="emoanim_app_"))
+    A request's folder is deleted after ``keep_s`` (and at once when it fails or is cancelled), the
+    process's folder at exit. A killed server cannot clean up, so each process holds a lock on its
+    folder while it lives, and a starting server deletes the folders whose lock nobody holds: after a
+    crash, the next start leaves no partial file behind."""
+
+    def __init__(self, keep_s: float = KEEP_RESULTS_S, parent: str | Path | None = None) -> None:
+        parent = Path(parent) if parent else Path(tempfile.gettempdir()) / RESULTS_FOLDER
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self.abandoned = _remove_abandoned(parent)  # folders of servers that died
+            self.root = Path(tempfile.mkdtemp(prefix="run-", dir=parent))
+            self._lock = open(self.root / LOCK_NAME, "w")  # noqa: SIM115 (held for the process's life)
+        except OSError as exc:
+            raise EmoAnimError(f"cannot use the results folder {parent}: {exc.strerror or exc}; set "
+                               "EMOANIM_RESULTS_DIR to a writable folder") from None
+        _lock(self._lock, block=True)
         self.keep_s = keep_s
-        atexit.register(shutil.rmtree, self.root, True)
+        atexit.register(self.close)
 
     def new(self) -> Path:
         self.sweep()
@@ -103,6 +123,117 @@ class Outputs:
                     shutil.rmtree(folder, ignore_errors=True)
             except FileNotFoundError:
                 pass
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+        self._lock.close()
+
+
+def _lock(file, block: bool) -> bool:
+    """An exclusive lock on an open file (released by the kernel when its process dies); False when
+    ``block`` is off and another process holds it. No locks without fcntl (Windows): nothing is swept."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _remove_abandoned(parent: Path) -> list[Path]:
+    """Delete the folders in ``parent`` of server processes that are gone (their lock is free)."""
+    removed = []
+    for folder in parent.glob("run-*"):
+        try:
+            with open(folder / LOCK_NAME, "r+") as lock:  # (never created here: a starting server makes its own)
+                if not _lock(lock, block=False):
+                    continue  # a live server's
+        except FileNotFoundError:  # a server between making its folder and its lock, or one that died there
+            try:
+                if time.time() - folder.stat().st_mtime < 60:
+                    continue
+            except FileNotFoundError:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    if removed:
+        log.info("deleted %d results folder(s) left by servers that stopped without cleaning up", len(removed))
+    return removed
+
+
+class _Cancelled(Exception):
+    """Raised in a request's worker thread, at its next progress report, once the request is cancelled."""
+
+
+class _Running:
+    """Each session's requests in progress, by their stop flags: a visitor who leaves stops theirs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._flags: dict[str, set[threading.Event]] = {}
+
+    @contextlib.contextmanager
+    def track(self, session: str | None, flag: threading.Event):
+        with self._lock:
+            self._flags.setdefault(session, set()).add(flag)
+        try:
+            yield
+        finally:
+            with self._lock:
+                flags = self._flags.get(session, set())
+                flags.discard(flag)
+                if not flags:
+                    self._flags.pop(session, None)
+
+    def stop(self, session: str | None) -> None:
+        with self._lock:
+            for flag in self._flags.pop(session, set()):
+                flag.set()
+
+
+def _cancellable(work: Callable[..., object], running: _Running) -> Callable:
+    """``work(*inputs, report=...)`` as a Gradio event function that can be stopped. It runs in a worker
+    thread; a cancelled request (the Stop button, a client's cancel, a visitor who leaves) makes
+    ``report`` raise at the worker's next progress report, so sampling and rendering stop within a step
+    or a few frames, and ``work`` deletes what it wrote. The function's signature is ``work``'s inputs
+    then the request and the progress tracker, which Gradio fills in (and names the API's parameters by)."""
+
+    async def run(*args):
+        *inputs, request, progress = args
+        stop = threading.Event()
+
+        def report(fraction: float, stage: str) -> None:
+            if stop.is_set():
+                raise _Cancelled(stage)
+            progress(fraction, desc=stage)
+
+        def guarded():
+            try:
+                return work(*inputs, report=report)
+            except _Cancelled:  # (``work`` has cleaned up; an abandoned thread must not raise to no one)
+                return _Cancelled
+
+        with running.track(getattr(request, "session_hash", None), stop):
+            try:
+                result = await anyio.to_thread.run_sync(guarded, abandon_on_cancel=True)
+            finally:
+                stop.set()  # (a no-op once the work is done)
+        if result is _Cancelled:  # stopped because the visitor left: nobody reads this
+            raise gr.Error("This request was cancelled.", print_exception=False)
+        return result
+
+    given = [p for p in inspect.signature(work).parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    extra = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    run.__signature__ = inspect.Signature([*given, inspect.Parameter("request", extra, default=None),
+                                           inspect.Parameter("progress", extra, default=gr.Progress())])
+    run.__annotations__ = {"request": gr.Request}
+    run.__name__ = run.__qualname__ = work.__name__
+    return run
 
 
 class PhotoInput(gr.Image):
@@ -132,12 +263,13 @@ class Settings:
     queue_size: int = 32  # EMOANIM_QUEUE_SIZE: requests waiting beyond those; more are turned away
     keep_results_s: float = KEEP_RESULTS_S  # EMOANIM_KEEP_RESULTS_S: each request's files are deleted after this
     flame_model: Path | None = None  # EMOANIM_FLAME_MODEL: a FLAME model file: the app then offers FLAME
+    results_dir: Path | None = None  # EMOANIM_RESULTS_DIR: where takes and uploads are kept (None: temp/emoanim_app)
 
     ENV = {"checkpoints": ("EMOANIM_CHECKPOINTS", Path), "device": ("EMOANIM_DEVICE", str),
            "size": ("EMOANIM_SIZE", int), "max_seconds": ("EMOANIM_MAX_SECONDS", float),
            "max_upload_mb": ("EMOANIM_MAX_UPLOAD_MB", float), "concurrency": ("EMOANIM_CONCURRENCY", int),
            "queue_size": ("EMOANIM_QUEUE_SIZE", int), "keep_results_s": ("EMOANIM_KEEP_RESULTS_S", float),
-           "flame_model": ("EMOANIM_FLAME_MODEL", Path)}
+           "flame_model": ("EMOANIM_FLAME_MODEL", Path), "results_dir": ("EMOANIM_RESULTS_DIR", Path)}
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Settings":
@@ -240,22 +372,23 @@ def _timeline(rows) -> list[Keyframe]:
 
 
 def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, size: int | None = None,
-               examples: bool = True, settings: Settings | None = None) -> gr.Blocks:
+               examples: bool = True, settings: Settings | None = None, outputs: Outputs | None = None) -> gr.Blocks:
     """The app. ``animator``: an Animator, a function returning one, or None (load ``checkpoints``
     lazily). ``size``: video pixels (default the animator's config, 512). ``settings``: the operator's
-    (default: from the environment)."""
+    (default: from the environment). ``outputs``: where takes go (default: in ``settings.results_dir``)."""
     settings = settings or Settings.from_env()
     if isinstance(animator, Animator):
         get_animator: Callable[[], Animator] = lambda: animator  # noqa: E731
     else:
         get_animator = _Lazy(animator or (lambda: load_animator(settings)))
-    outputs_root = Outputs(settings.keep_results_s)
+    outputs_root = outputs or Outputs(settings.keep_results_s, settings.results_dir)
+    running = _Running()
     config = animator.config if isinstance(animator, Animator) else settings.animator_config()
     max_seconds, flame_available = config.max_seconds, config.flame_model is not None
 
-    def generate(audio, source_kind, emotion, intensity, text, ref_audio, ref_motion, blend_weight, blend_kind,
-                 blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar, transcript=None,
-                 timeline=None, face_photo=None, face_video=None, face=None, progress=gr.Progress()):
+    def make_take(audio, source_kind, emotion, intensity, text, ref_audio, ref_motion, blend_weight, blend_kind,
+                  blend_emotion, blend_intensity, blend_text, guidance, steps, seed, avatar, transcript=None,
+                  timeline=None, face_photo=None, face_video=None, face=None, *, report: ProgressFn):
         folder = None
         try:
             seed = int(seed or 0)  # guidance and steps: None (unset) is the animator's default
@@ -266,13 +399,16 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
             if blend_weight and float(blend_weight) > 0 and not over_time:
                 blend = (_source(blend_kind or "Emotion label", blend_emotion, blend_intensity, blend_text, None, None),
                          float(blend_weight))
-            progress(0.0, desc="loading model")
+            report(0.0, "loading model")
             anim = get_animator()
-            folder = outputs_root.new()
+            try:
+                folder = outputs_root.new()
+            except OSError as exc:
+                raise NoSpaceError(f"cannot make a results folder: {exc}") from None
             on_flame = face == FLAME_FACE
             result = anim.generate(
                 audio or None, source, folder / "emoanim.mp4", guidance=guidance, steps=steps, seed=seed,
-                blend=blend, avatar=avatar or None, size=size, progress=lambda f, stage: progress(f, desc=stage),
+                blend=blend, avatar=avatar or None, size=size, progress=report,
                 transcript=transcript or None, face="flame" if on_flame else "arkit",
                 flame_out=folder / "emoanim_flame.npz" if on_flame else None)
             exports = anim.export(result.motion, folder, stem="emoanim", avatar=avatar or None)
@@ -295,17 +431,33 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
             glb = None if exports.glb is None else str(exports.glb)
             flame = str(folder / "emoanim_flame.npz") if on_flame else None
             return str(result.video), str(exports.npz), str(exports.csv), glb, glb, str(exports.plot), flame, info
+        except NoSpaceError as exc:  # the operator's to fix (the visitor is not shown the server's paths)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            log.error("no room for a take: %s", exc)
+            raise gr.Error("The server has no room for a new take just now; try again later.",
+                           title="Cannot animate this", print_exception=False) from None
         except EmoAnimError as exc:
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
             raise gr.Error(html.escape(str(exc)), title="Cannot animate this", print_exception=False) from None
         except gr.Error:
             raise
+        except _Cancelled as stopped:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            log.info("a request was cancelled at '%s': stopped there, its files deleted", stopped)
+            raise
         except Exception:
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
             log.exception("generation failed")
             raise gr.Error("Something went wrong while animating; the details are in the server log.") from None
+
+    def leave(request: gr.Request) -> None:
+        running.stop(request.session_hash)  # the visitor closed the page: their takes in progress stop
+
+    generate = _cancellable(make_take, running)
 
     def show_source(kind_label: str):
         kind = SOURCES.get(kind_label, "label")
@@ -386,6 +538,7 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
                 with gr.Row():
                     run = gr.Button("Generate", variant="primary", elem_id="generate")
                     new_take = gr.Button("New take (new seed)", elem_id="new-take")
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop")
             with gr.Column(scale=1):
                 video = gr.Video(label="Talking head", format=None, autoplay=True, elem_id="result-video")
                 info = gr.Markdown(label="Summary", show_label=False, elem_id="info")
@@ -409,12 +562,15 @@ def build_demo(animator: Animator | Callable[[], Animator] | None = None, *, siz
             event(read_text, text, text_reading, api_visibility="private")
         blend_kind.change(show_blend_source, blend_kind, [blend_emotion, blend_text], api_visibility="private",
                           queue=False)
-        run.click(generate, inputs, outputs, api_name="generate", concurrency_id="generate",
+        made = run.click(generate, inputs, outputs, api_name="generate", concurrency_id="generate",
                   api_description="Voice clip + emotion -> talking-head MP4, motion .npz, Live Link Face .csv, "
                                   "take .glb, its 3D preview, curves plot, FLAME sequence .npz (face='FLAME (your model)', "
                                   "when the server has EMOANIM_FLAME_MODEL), summary")
-        new_take.click(lambda: random.randrange(2**31), None, seed, api_visibility="private", queue=False).then(
-            generate, inputs, outputs, api_visibility="private", concurrency_id="generate")
+        remade = new_take.click(lambda: random.randrange(2**31), None, seed, api_visibility="private",
+                                queue=False).then(generate, inputs, outputs, api_visibility="private",
+                                                  concurrency_id="generate")
+        stop.click(None, None, None, cancels=[made, remade], api_visibility="private", queue=False)
+        demo.unload(leave)
         if examples and ASSETS.is_dir():
             rows = [[str(ASSETS / clip), *rest] for clip, *rest in EXAMPLES if (ASSETS / clip).exists()]
             if rows:
@@ -431,13 +587,18 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         settings = Settings.from_env()
+        outputs = Outputs(settings.keep_results_s, settings.results_dir)
     except EmoAnimError as exc:
         sys.exit(f"error: {exc}")
+    # Gradio's copies of the uploads go in this process's results folder too: a killed server's are
+    # deleted with its takes at the next start (Gradio itself removes them only at a clean stop).
+    os.environ["GRADIO_TEMP_DIR"] = str(outputs.root / "uploads")
     get = _Lazy(lambda: load_animator(settings))
     get().space.read_text("calm")  # load the models (and the text encoder) before serving: no first-visitor wait
-    build_demo(get, settings=settings).launch(
+    build_demo(get, settings=settings, outputs=outputs).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
-        server_port=int(os.environ.get("GRADIO_SERVER_PORT") or 7860), allowed_paths=[str(ASSETS)],
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
+        allowed_paths=[str(ASSETS), str(outputs.root)],  # (the results folder may lie outside the temp folder)
         max_file_size=f"{settings.max_upload_mb:g}mb")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import os
@@ -9,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Callable
 
-from emoanim.errors import EmoAnimError
+from emoanim.errors import EmoAnimError, NoSpaceError
 
 
 def atomic_write(path: str | Path, write: Callable[[IO], object], binary: bool) -> Path:
@@ -31,6 +32,9 @@ def atomic_write(path: str | Path, write: Callable[[IO], object], binary: bool) 
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise NoSpaceError(f"cannot write {path}: the disk is full; free some space or choose another "
+                               "folder") from None
         raise EmoAnimError(
             f"cannot write {path}: {exc.strerror or exc}; check that the folder is writable and the disk has space"
         ) from None

@@ -27,6 +27,7 @@ import numpy as np
 from emoanim.audio.io import is_silent, load_audio
 from emoanim.binding.timeline import style_track
 from emoanim.errors import EmoAnimError
+from emoanim.memory import release_free_memory
 from emoanim.motion import Motion, export_csv, export_glb, load_motion_file
 from emoanim.motion.plots import plot_curves
 from emoanim.motion.flame_sequence import FlameSequence
@@ -337,6 +338,7 @@ class _Stages:
 
     def start(self, name: str, fraction: float, text: str | None = None) -> None:
         self.stop()
+        release_free_memory()  # what the last stage freed: memory stays flat in the clip's length
         self._stage, self._t0 = name, time.perf_counter()
         self.report(fraction, text or name)
 
@@ -514,7 +516,10 @@ class Animator:
         stages.start("content encode", 0.08, "aligning the transcript" if transcript else "reading what is said")
         from emoanim.audio.content import encode_content  # lazy: start-up time (torch)
 
-        content, content_info = encode_content(self.content_encoder, wave, transcript)
+        def on_piece(done: int, total: int) -> None:
+            stages.report(0.08 + 0.04 * done / total, f"reading what is said: piece {done}/{total}")
+
+        content, content_info = encode_content(self.content_encoder, wave, transcript, on_piece)
         stages.start("sampling", 0.12, f"sampling step 0/{sampling.steps}")
 
         def on_step(done: int, total: int) -> None:

@@ -53,6 +53,29 @@ def test_a_capped_cascade_still_aligns_real_speech_and_history_does_not_matter(r
     assert align(wave, 16000, text, attempts=1).phones == first
 
 
+def test_one_reconfigured_decoder_aligns_as_a_fresh_decoder_per_option_set(real):
+    """The aligner keeps one decoder (one acoustic model in memory) and sets each attempt's beams in
+    its config; that must give what a decoder built with those options gives."""
+    from pocketsphinx import Decoder
+
+    from emoanim.audio import align as A
+
+    wave, text = real
+    pcm = (np.clip(wave, -1, 1) * 32767).astype("<i2").tobytes()
+    aligner = A._Aligner()
+    words, _ = aligner.prepare(alignment_words(text))
+    results = set()
+    for _, _, options in A._ATTEMPTS[::-1] + A._ATTEMPTS:  # reconfigured both ways round
+        fresh = A._Aligner()
+        fresh._decoder = Decoder(samprate=A._SR, lm=None, loglevel="FATAL", **options)
+        fresh._defaults, fresh._cmn0 = {}, fresh._decoder.get_cmn()
+        fresh.prepare(words)
+        got = aligner.run(words, pcm, options)
+        assert got == fresh.run(words, pcm, options)
+        results.add(str(got))
+    assert len(results) > 1  # the option sets do differ on this clip: the check can fail
+
+
 def test_words_that_do_not_fit_the_audio_are_reported_not_hidden(real):
     wave, _ = real
     result = align(wave[: 16000], 16000, "the quick brown fox jumps over the lazy dog again and again " * 3,

@@ -17,6 +17,7 @@ gr = pytest.importorskip("gradio")
 from gradio_client import Client, handle_file  # noqa: E402
 
 from emoanim.audio import save_wav  # noqa: E402
+from emoanim.audio.io import load_audio  # noqa: E402
 from emoanim.pipeline import AnimatorConfig  # noqa: E402
 from emoanim.vocabulary import DEFAULT_GUIDANCE, DEFAULT_STEPS  # noqa: E402
 from tools.browser import (  # noqa: E402
@@ -144,6 +145,26 @@ def test_request_folders_are_cleaned_up(tmp_path):
     second = outputs.new()  # sweeps folders older than keep_s
     assert not first.exists() and second.exists()
     shutil.rmtree(outputs.root)
+
+
+def test_a_new_server_deletes_the_folders_of_dead_ones_and_not_of_live_ones(tmp_path):
+    import app
+
+    live = app.Outputs(parent=tmp_path)  # holds its lock
+    (live.new() / "take.mp4").write_bytes(b"0")
+    dead = tmp_path / "run-dead"  # a killed server's: its lock file is there, nobody holds it
+    (dead / "req_x").mkdir(parents=True)
+    (dead / app.LOCK_NAME).touch()
+    (dead / "req_x" / ".emoanim.0.partial.mp4").write_bytes(b"0")
+    starting = tmp_path / "run-starting"  # a server between making its folder and its lock
+    starting.mkdir()
+    new = app.Outputs(parent=tmp_path)
+    assert new.abandoned == [dead] and not dead.exists()
+    assert live.root.exists() and list(live.root.glob("req_*/take.mp4")) and starting.exists()
+    os.utime(starting, (0, 0))  # ... that died there, long ago
+    assert app.Outputs(parent=tmp_path).abandoned == [starting]
+    live.close()
+    assert not live.root.exists()
 
 
 def test_defaults_come_from_one_place(monkeypatch):
@@ -316,7 +337,65 @@ def test_load_of_24_visitors_mixing_good_long_and_hostile(tmp_path):
     assert len(list(outputs.root.glob("req_*"))) == 18  # a folder per good take; the refused left none
     outputs.keep_s = 0
     outputs.sweep()
-    assert not list(outputs.root.iterdir())
+    assert not list(outputs.root.glob("req_*"))
+
+
+def _wait_for_stage(job, word: str, timeout: float = 60.0) -> str:
+    """The progress text of a running request, once it names ``word`` (polled through its status)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        units = job.status().progress_data or []
+        for unit in units:
+            if unit.desc and word in unit.desc:
+                return unit.desc
+        if job.done():
+            break
+        time.sleep(0.05)
+    raise AssertionError(f"the request never reported '{word}' (status {job.status()})")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how, stage", [("cancel", "sampling"), ("cancel", "rendering"), ("leave", "sampling")])
+def test_a_cancelled_or_abandoned_request_stops_its_work_and_leaves_no_files(tmp_path, caplog, how, stage):
+    """Cancelling (gradio_client's ``cancel``, which is what the Stop button sends) or leaving (the
+    client closes: its heartbeat ends) stops the worker at its next sampling step or frames, deletes the
+    request's folder, and the server goes on serving."""
+    import logging
+    import time
+
+    import app
+
+    caplog.set_level(logging.INFO, logger="emoanim.app")
+    speech = tmp_path / "long.wav"
+    short, rate = load_audio(ASSETS / "happy.ogg", 16000), 16000
+    save_wav(speech, np.tile(short, int(np.ceil(40 * rate / short.size))), rate)  # 40 s
+    settings = app.Settings(results_dir=tmp_path / "results")
+    demo = app.build_demo(tiny_animator(), size=64, examples=False, settings=settings)
+    steps = 100 if stage == "sampling" else 1  # a long sampling (the most the app takes), or a quick one
+    with serve(demo, allowed_paths=[ASSETS]) as url:
+        client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
+        job = client.submit(**_args(speech, steps=steps), api_name="/generate")
+        seen = _wait_for_stage(job, stage)
+        if how == "cancel":
+            job.cancel()
+        else:
+            client.close()
+        deadline = time.monotonic() + 30
+        while "was cancelled at" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "was cancelled at" in caplog.text, caplog.text
+        stopped_at = caplog.text.split("was cancelled at '")[1].split("'")[0]
+        assert stage in stopped_at or "rendering" in stopped_at, (seen, stopped_at)
+        done, total = map(int, stopped_at.split()[-1].split("/"))
+        assert done < total  # stopped partway
+        outputs = demo.emoanim_outputs
+        assert not list(outputs.root.glob("req_*"))  # its folder went with it
+        # The server goes on: a new visitor gets a take.
+        other = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
+        video = other.predict(**_args(ASSETS / "happy.ogg", steps=1), api_name="/generate")[0]
+        assert_playable(video["video"] if isinstance(video, dict) else video, clip_seconds(ASSETS / "happy.ogg"), 64)
 
 
 def test_operator_settings_come_from_the_environment():

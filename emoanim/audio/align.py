@@ -137,27 +137,30 @@ def align(audio: np.ndarray, sample_rate: int, text: str, attempts: int | None =
 
 
 class _Aligner:
-    """One pocketsphinx decoder per option set, kept for the life of the process."""
+    """One pocketsphinx decoder, kept for the life of the process. Each attempt's beams are set in its
+    config before the search is built (a search reads them when made): one acoustic model in memory
+    however many option sets a clip needs (a decoder per set held ~40 MB more each, so a long clip
+    that needed the retries held more than a short one that did not), with identical alignments."""
 
     def __init__(self) -> None:
         if importlib.util.find_spec("pocketsphinx") is None:  # fail early with a clear message
             raise EmoAnimError("pocketsphinx is not installed: run `pip install pocketsphinx`.")
         self.lock = threading.Lock()
-        self._decoders: dict[tuple, object] = {}
-        self._oov: dict[str, str] = {}  # OOV word -> pronunciation added to every decoder
-        self._cmn0: dict[tuple, str] = {}  # each decoder's initial cepstral mean
+        self._decoder = None
+        self._defaults: dict = {}  # the decoder's own value of every option an attempt sets
+        self._cmn0 = ""  # its initial cepstral mean
 
     def decoder(self, options: dict):
-        from pocketsphinx import Decoder
+        """The decoder, configured with ``options`` (the others at their defaults)."""
+        if self._decoder is None:
+            from pocketsphinx import Decoder
 
-        key = tuple(sorted(options.items()))
-        if key not in self._decoders:
-            dec = Decoder(samprate=_SR, lm=None, loglevel="FATAL", **options)
-            for word, pron in self._oov.items():  # same OOV pronunciations in every decoder
-                dec.add_word(word, pron, True)
-            self._decoders[key] = dec
-            self._cmn0[key] = dec.get_cmn()
-        return self._decoders[key]
+            self._decoder = Decoder(samprate=_SR, lm=None, loglevel="FATAL")
+            self._defaults = {key: self._decoder.config[key] for _, _, opts in _ATTEMPTS for key in opts}
+            self._cmn0 = self._decoder.get_cmn()
+        for key, value in {**self._defaults, **options}.items():
+            self._decoder.config[key] = value
+        return self._decoder
 
     def prepare(self, tokens: list[str]) -> tuple[list[str], list[list[str]]]:
         """Dictionary words for the tokens (OOVs added via espeak-ng) and their phones."""
@@ -181,9 +184,7 @@ class _Aligner:
         if not phones:
             return None
         pron = " ".join(p.upper() for p in phones)
-        self._oov[token] = pron
-        for dec in self._decoders.values():
-            dec.add_word(token, pron, True)
+        self._decoder.add_word(token, pron, True)
         return pron
 
     def run(self, words: list[str], data: bytes, options: dict):
@@ -193,7 +194,7 @@ class _Aligner:
             # The front end keeps state between utterances ('live' CMN running sums and mean):
             # reset it so a clip's alignment does not depend on what this process ran before.
             dec.reinit_feat()
-            dec.set_cmn(self._cmn0[tuple(sorted(options.items()))])
+            dec.set_cmn(self._cmn0)
             dec.set_align_text(" ".join(words))
             dec.start_utt()
             dec.process_raw(data, full_utt=True)

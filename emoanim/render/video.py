@@ -20,7 +20,7 @@ from typing import IO
 import numpy as np
 
 from emoanim.audio.io import ffmpeg_exe, save_wav, summarize_ffmpeg_stderr
-from emoanim.errors import EmoAnimError
+from emoanim.errors import EmoAnimError, NoSpaceError
 from emoanim.timing import frames_for_duration
 from emoanim.vocabulary import MUX_SAMPLE_RATE
 
@@ -243,9 +243,8 @@ class VideoWriter:
         except (BrokenPipeError, OSError) as exc:
             # ffmpeg died (bad option, disk full...): report its own reason.
             self._proc.wait()
-            raise EmoAnimError(
-                f"ffmpeg stopped while encoding {self.path.name}: {_stderr_tail(self._stderr) or exc}"
-            ) from exc
+            raise self._failure(f"ffmpeg stopped while encoding {self.path.name}: "
+                                f"{_stderr_tail(self._stderr) or exc}") from exc
         self.frames_written += 1
 
     def close(self) -> None:
@@ -263,14 +262,20 @@ class VideoWriter:
             if self.frames_written == 0:
                 raise EmoAnimError(f"No frames were written to {self.path.name}: nothing to encode.")
             if rc != 0:
-                raise EmoAnimError(
-                    f"ffmpeg failed to write {self.path.name} (exit {rc}): {_stderr_tail(self._stderr)}"
-                )
+                raise self._failure(f"ffmpeg failed to write {self.path.name} (exit {rc}): "
+                                    f"{_stderr_tail(self._stderr)}")
             assert self._tmp_video is not None
             os.replace(self._tmp_video, self.path)
             self._tmp_video = None
         finally:
             self._cleanup()
+
+    def _failure(self, message: str) -> EmoAnimError:
+        """ffmpeg's reason as an error; a full disk gets its own (the fix is the user's, not the file's)."""
+        if "No space left on device" in message or "Disk quota exceeded" in message:
+            return NoSpaceError(f"cannot write {self.path}: the disk is full; free some space or choose "
+                                "another folder")
+        return EmoAnimError(message)
 
     def abort(self) -> None:
         """Stop ffmpeg and delete the partial output."""
