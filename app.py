@@ -318,7 +318,8 @@ class _Lazy:
 
 def load_animator(settings: Settings | None = None) -> Animator:
     settings = settings or Settings.from_env()
-    return Animator.from_pretrained(settings.checkpoints, device=settings.device, config=settings.animator_config())
+    return Animator.from_pretrained(settings.checkpoints, device=settings.device, config=settings.animator_config(),
+                                    warm_up=True)
 
 
 def _source(kind_label: str, emotion: str | None, intensity, text: str | None, ref_audio: str | None,

@@ -261,7 +261,8 @@ def cmd_generate(args: argparse.Namespace) -> int | None:
     config = AnimatorConfig(**_given(max_seconds=args.max_seconds, avatar=args.avatar, size=args.size,
                                      flame_model=Path(flame_model) if flame_model else None,
                                      flame_expressions=args.num_expressions))
-    animator = Animator.from_pretrained(args.checkpoints, device=args.device, config=config)
+    animator = Animator.from_pretrained(args.checkpoints, device=args.device, config=config,
+                                        warm_up=args.transcript is None)  # (the words will be recognised)
     if batch:
         return _generate_folder(args, animator, source)
     progress = _ProgressLine()

@@ -205,6 +205,18 @@ def test_a_given_transcript_skips_recognition(aligned, real_wave, monkeypatch):
     assert np.mean(inside) >= 0.95 and len(frames) >= 12
 
 
+@shipped_only
+def test_warm_up_loads_the_recogniser_and_the_aligner_the_first_clip_then_uses(aligned):
+    from emoanim.audio import align as align_module
+    from emoanim.audio import whisper
+
+    aligned.warm_up()
+    assert align_module._aligner()._decoder is not None
+    loaded = dict(whisper._MODELS)
+    assert loaded  # the recogniser's model, loaded once ...
+    assert whisper.load_whisper(aligned.config.recognizer.whisper, "cpu") in loaded.values()  # ... and reused
+
+
 @pytest.mark.slow  # Whisper tiny.en on CPU: ~3 s with loading
 @shipped_only
 def test_recognised_route_reads_the_real_clip(aligned, real_wave):

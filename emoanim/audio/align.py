@@ -39,7 +39,7 @@ from emoanim.audio.pronounce import espeak_phonemes
 from emoanim.errors import EmoAnimError
 from emoanim.vocabulary import SILENCE, VOWELS, PhoneSegment, normalize_phone
 
-__all__ = ["align_phones", "alignment_words", "AlignmentResult", "align"]
+__all__ = ["align_phones", "alignment_words", "AlignmentResult", "align", "warm_up_aligner"]
 
 _SR = 16000  # the bundled acoustic model's rate
 _FRAME_S = 0.01
@@ -248,6 +248,14 @@ def _aligner() -> _Aligner:
         if _ALIGNER is None:
             _ALIGNER = _Aligner()
         return _ALIGNER
+
+
+def warm_up_aligner() -> None:
+    """Make the decoder now (its acoustic model and dictionary: ~0.2 s, once per process) rather than at
+    the first alignment."""
+    aligner = _aligner()
+    with aligner.lock:
+        aligner.decoder(dict(_ATTEMPTS[0][2]))
 
 
 def _reset_after_fork() -> None:

@@ -44,9 +44,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emoanim.audio.align import align
+from emoanim.audio.align import align, warm_up_aligner
 from emoanim.audio.features import AudioFeatureConfig, audio_features, augment_mel, check_wave
 from emoanim.audio.recognize import Recognition, RecognizerConfig, recognize
+from emoanim.audio.whisper import load_whisper
 from emoanim.errors import EmoAnimError
 from emoanim.memory import release_free_memory
 from emoanim.nn import config_from_dict, lengths_to_mask
@@ -259,6 +260,14 @@ class AlignedContentEncoder(nn.Module):
     def encode(self, wave: np.ndarray, transcript: str | None = None) -> np.ndarray:
         """One clip, float32 [N] at 16 kHz (+ optional transcript) -> content [T2, P + 1] at 50 frames/s."""
         return self.encode_with_info(wave, transcript)[0]
+
+    def warm_up(self) -> None:
+        """Load now what the first clip would load: the recogniser's model and the aligner's decoder
+        (each once per process; thread-safe)."""
+        if self.config.recognise:
+            device = str(next(self.parameters()).device)
+            load_whisper(self.config.recognizer.whisper, _whisper_device(device))
+        warm_up_aligner()
 
     def recognise(self, wave: np.ndarray) -> Recognition:
         device = str(next(self.parameters()).device)
