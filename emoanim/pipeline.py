@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable, Literal, Sequence, Union
 
 import numpy as np
 
-from emoanim.audio.io import is_silent, load_audio
+from emoanim.audio.io import all_finite, is_silent, load_audio
 from emoanim.binding.timeline import style_track
 from emoanim.errors import EmoAnimError
 from emoanim.memory import release_free_memory
@@ -273,12 +273,14 @@ def check_transcript(text: str | None) -> str | None:
     return text
 
 
-def check_speech(wave: np.ndarray, what: str, max_seconds: float) -> np.ndarray:
-    """The one check of input speech (16 kHz, from a file or an array) -> float32 [N] in [-1, 1]."""
+def check_speech(wave: np.ndarray, what: str, max_seconds: float, own: bool = False) -> np.ndarray:
+    """The one check of input speech (16 kHz, from a file or an array) -> float32 [N] in [-1, 1].
+    ``own``: ``wave`` is ours (decoded from a file), so it is clipped in place: an hour of speech is
+    230 MB, and a clipped copy would hold it twice."""
     wave = np.asarray(wave, np.float32)
     if wave.ndim != 1 or wave.size == 0:
         raise EmoAnimError(f"{what} must be a non-empty mono 16 kHz array [N], got shape {list(wave.shape)}")
-    if not np.isfinite(wave).all():
+    if not all_finite(wave):
         raise EmoAnimError(f"{what} contains NaN or infinite samples")
     seconds = wave.size / SAMPLE_RATE
     if seconds > max_seconds + 0.05:
@@ -287,7 +289,7 @@ def check_speech(wave: np.ndarray, what: str, max_seconds: float) -> np.ndarray:
         raise EmoAnimError(f"{what} is too short ({seconds:.2f} s): give at least {MIN_SECONDS:g} s")
     if is_silent(wave):
         raise EmoAnimError(f"{what} is silent (below -50 dBFS): record or upload a clip with speech in it")
-    return np.clip(wave, -1.0, 1.0)
+    return np.clip(wave, -1.0, 1.0, out=wave if own and wave.flags.writeable else None)
 
 
 def check_renderable(rig: str) -> None:
@@ -424,9 +426,10 @@ class Animator:
         """A file (any format, rate, channel count) or a 16 kHz mono array -> float32 [N] at 16 kHz."""
         if audio is None:
             raise EmoAnimError(f"no audio given for {what}: upload or record a voice clip")
-        if isinstance(audio, (str, Path)):
+        own = isinstance(audio, (str, Path))
+        if own:
             audio = load_audio(audio, SAMPLE_RATE, max_seconds=self.config.max_seconds)
-        return check_speech(audio, what, self.config.max_seconds)
+        return check_speech(audio, what, self.config.max_seconds, own)
 
     # ---- stage 2: emotion --------------------------------------------------------------------
 

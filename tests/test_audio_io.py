@@ -160,3 +160,19 @@ def test_save_wav_roundtrip(tmp_path: Path) -> None:
     back = load_audio(path, sample_rate=16000)
     assert back.shape == tone.shape
     assert np.abs(back - tone).max() < 1e-3
+
+
+def test_speech_is_clipped_in_place_only_when_it_is_ours() -> None:
+    from emoanim.pipeline import check_speech
+
+    loud = (np.sin(np.arange(16000) / 5.0) * 1.5).astype(np.float32)  # peaks at 1.5
+    theirs = loud.copy()
+    out = check_speech(theirs, "the speech", 60.0)
+    assert out.max() <= 1.0 and theirs.max() > 1.4  # a caller's array is left as it was
+    ours = loud.copy()
+    out = check_speech(ours, "the speech", 60.0, own=True)
+    assert out is ours and ours.max() <= 1.0  # decoded from a file: no second copy of a long clip
+    bad = loud.copy()
+    bad[12345] = np.nan
+    with pytest.raises(EmoAnimError, match="NaN"):
+        check_speech(bad, "the speech", 60.0)

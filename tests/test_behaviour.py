@@ -112,3 +112,22 @@ def test_generator_saves_and_loads_its_stream(tmp_path):
     assert stream_groups("flame", ["blink", "gaze", "head"]) == ["gaze", "head"]  # FLAME has no blink parameter
     with pytest.raises(EmoAnimError, match="unknown parameter group"):
         stream_groups("arkit", ["blinks"])
+
+
+def test_conditions_in_chunks_are_the_conditions_of_the_whole_take():
+    """An hour's per-frame conditions are made a chunk at a time (memory); each chunk gets its
+    convolution's context from its neighbours, so the values are those of the whole take."""
+    import torch
+
+    from emoanim.diffusion.behaviour import BehaviourConfig, BehaviourStream
+
+    torch.manual_seed(0)
+    stream = BehaviourStream(BehaviourConfig(num_channels=4, content_dim=6, style_dim=5, hidden=8, context=7))
+    c = stream.config
+    T = 1000
+    content = torch.randn(1, c.content_per_frame * T, c.content_dim)
+    for style in (torch.randn(1, c.style_dim), torch.randn(1, T, c.style_dim)):
+        with torch.no_grad():
+            whole = stream.conditions(content, style)[0]
+            for chunk in (64, 333, 5000):
+                assert torch.allclose(stream.chunked_conditions(content, style, chunk), whole, atol=1e-6)

@@ -76,6 +76,20 @@ class BehaviourStream(nn.Module):
         style = style[:, None].expand(B, T, c.style_dim) if style.ndim == 2 else style
         return self.cond(torch.cat([audio, style], -1).transpose(1, 2)).transpose(1, 2)
 
+    def chunked_conditions(self, content: torch.Tensor, style: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+        """``conditions`` of one take ([1, kT, C], style [1, E] or [1, T, E]) -> [T, H], ``chunk`` frames at a
+        time: the same values (each chunk is given its convolution's context from its neighbours), in
+        memory that does not grow with the take (an hour's conditions at once held ~360 MB)."""
+        k, r = self.config.content_per_frame, self.config.context // 2
+        T = content.shape[1] // k
+        out = []
+        for a in range(0, T, chunk):
+            b = min(T, a + chunk)
+            lo, hi = max(0, a - r), min(T, b + r)
+            piece = self.conditions(content[:, k * lo : k * hi], style if style.ndim == 2 else style[:, lo:hi])[0]
+            out.append(piece[a - lo : b - lo])
+        return torch.cat(out)
+
     def mixture(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """GRU states [B, T, H] -> (log weights [B, T, K], means [B, T, K, Db], stds [B, T, K, Db])."""
         c = self.config
@@ -123,7 +137,7 @@ class BehaviourStream(nn.Module):
                start: torch.Tensor | None = None) -> torch.Tensor:
         """content [1, kT, C], style [1, E] or [1, T, E] -> a draw [1, T, Db] (normalised units). ``start`` [Db]:
         the first frame, given (the draw continues it, as training continues the data's own first frame)."""
-        cond = self.conditions(content, style)[0]  # [T, H]
+        cond = self.chunked_conditions(content, style)  # [T, H]
         T, K, Db = cond.shape[0], self.config.components, self.config.num_channels
         # All randomness drawn up front (one seed, one order): Gumbel noise picks each frame's mixture
         # component (argmax of log weight + Gumbel is a draw from the weights), Gaussian noise its value.
