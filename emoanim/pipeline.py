@@ -350,6 +350,20 @@ class _Stages:
             self._stage = None
 
 
+def _in_background(work: Callable[[], object], name: str) -> threading.Thread:
+    """Run ``work`` (loading ahead of need) in a daemon thread. A failure there is dropped: the step that
+    needs the work does it again and reports what is wrong."""
+    def run() -> None:
+        try:
+            work()
+        except Exception:  # noqa: BLE001 - see above
+            pass
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 # --------------------------------------------------------------------------------------------
 # The pipeline
 # --------------------------------------------------------------------------------------------
@@ -409,13 +423,7 @@ class Animator:
         config.device = device
         content = load_content_encoder(folder / CONTENT_ENCODER_DIR, device=device)  # ours, or a HuBERT folder
         if warm_up and hasattr(content, "warm_up"):
-            def warm() -> None:
-                try:
-                    content.warm_up()
-                except Exception:  # noqa: BLE001 - the first take does the same work again and says what is wrong
-                    pass
-
-            threading.Thread(target=warm, name="emoanim-content-warm-up", daemon=True).start()
+            _in_background(content.warm_up, "emoanim-content-warm-up")
         space = EmotionSpace.from_pretrained(folder / EMOTION_SPACE_DIR)
         generator = MotionGenerator.from_pretrained(folder / GENERATOR_DIR, device=device)
         return cls(space, content, generator, config)
@@ -595,15 +603,10 @@ class Animator:
         made (~1 s of a first take's start-up, off its critical path: recognition runs in native code
         meanwhile). A failure here is left for ``_render`` to meet and report."""
         def work() -> None:
-            try:
-                self.flame_rig() if flame else self.rig(avatar)
-                preload_gl()
-            except Exception:  # noqa: BLE001 - _render does the same work again and says what is wrong
-                pass
+            self.flame_rig() if flame else self.rig(avatar)
+            preload_gl()
 
-        thread = threading.Thread(target=work, name="emoanim-render-prep", daemon=True)
-        thread.start()
-        return thread
+        return _in_background(work, "emoanim-render-prep")
 
     def render_config(self, size: int | None = None) -> RenderConfig:
         """How this animator's videos look: ``size`` (None = the config's) and the config's background."""

@@ -340,22 +340,6 @@ def test_load_of_24_visitors_mixing_good_long_and_hostile(tmp_path):
     assert not list(outputs.root.glob("req_*"))
 
 
-def _wait_for_stage(job, word: str, timeout: float = 60.0) -> str:
-    """The progress text of a running request, once it names ``word`` (polled through its status)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        units = job.status().progress_data or []
-        for unit in units:
-            if unit.desc and word in unit.desc:
-                return unit.desc
-        if job.done():
-            break
-        time.sleep(0.05)
-    raise AssertionError(f"the request never reported '{word}' (status {job.status()})")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("how, stage", [("cancel", "sampling"), ("cancel", "rendering"), ("leave", "sampling")])
 def test_a_cancelled_or_abandoned_request_stops_its_work_and_leaves_no_files(tmp_path, caplog, how, stage):
@@ -377,7 +361,9 @@ def test_a_cancelled_or_abandoned_request_stops_its_work_and_leaves_no_files(tmp
     with serve(demo, allowed_paths=[ASSETS]) as url:
         client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
         job = client.submit(**_args(speech, steps=steps), api_name="/generate")
-        seen = _wait_for_stage(job, stage)
+        from tools.load_test import wait_for_stage
+
+        seen = wait_for_stage(job, stage)
         if how == "cancel":
             job.cancel()
         else:

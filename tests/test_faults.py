@@ -17,6 +17,7 @@ import pytest
 
 from emoanim.audio import load_audio, save_wav
 from tools.browser import free_port
+from tools.load_test import wait_for_stage
 from tools.probe import probe_media
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,16 +68,6 @@ def _submit(url: str, speech: Path, downloads: Path, **overrides):
     return client, client.submit(**generate_arguments(speech, **{"steps": 1, **overrides}), api_name="/generate")
 
 
-def _wait_for(job, word: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(u.desc and word in u.desc for u in job.status().progress_data or []):
-            return
-        assert not job.done(), f"the request ended before '{word}': {job.status()}"
-        time.sleep(0.05)
-    raise AssertionError(f"the request never reported '{word}'")
-
-
 def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file())
 
@@ -87,7 +78,7 @@ def test_a_server_killed_mid_render_restarts_cleanly_and_its_partial_files_are_g
     first, url = _start_app(env, log)
     try:
         _, job = _submit(url, _speech(tmp_path / "long.wav", 30.0), tmp_path / "downloads")
-        _wait_for(job, "rendering frame")
+        wait_for_stage(job, "rendering frame")
     finally:
         first.send_signal(signal.SIGKILL)  # no atexit, no cleanup: what a crash or an OOM kill leaves
         first.wait()

@@ -50,6 +50,22 @@ def generate_arguments(audio: Path, **overrides) -> dict:
             "steps": DEFAULT_STEPS, "seed": 0, "avatar": "alex", **overrides}
 
 
+def wait_for_stage(job, word: str, timeout: float = 120.0) -> str:
+    """The progress text of a running ``gradio_client`` job, once it names ``word`` (polled through its
+    status); AssertionError if the job ends first or the time runs out."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for unit in job.status().progress_data or []:
+            if unit.desc and word in unit.desc:
+                return unit.desc
+        if job.done():
+            raise AssertionError(f"the request ended before reporting '{word}': {job.status()}")
+        time.sleep(0.05)
+    raise AssertionError(f"the request never reported '{word}' (status {job.status()})")
+
+
 def load_mix(folder: Path, n: int = 24, long_seconds: float = 20.0) -> list[Request]:
     """``n`` requests: one in six long (``long_seconds`` of speech), one in four hostile, the rest the
     bundled clips; files are written into ``folder``."""

@@ -265,13 +265,14 @@ class AlignedContentEncoder(nn.Module):
         """Load now what the first clip would load: the recogniser's model and the aligner's decoder
         (each once per process; thread-safe)."""
         if self.config.recognise:
-            device = str(next(self.parameters()).device)
-            load_whisper(self.config.recognizer.whisper, _whisper_device(device))
+            load_whisper(self.config.recognizer.whisper, self._whisper_device())
         warm_up_aligner()
 
     def recognise(self, wave: np.ndarray) -> Recognition:
-        device = str(next(self.parameters()).device)
-        return recognize(wave, self.config.recognizer, _whisper_device(device))
+        return recognize(wave, self.config.recognizer, self._whisper_device())
+
+    def _whisper_device(self) -> str:
+        return _whisper_device(str(next(self.parameters()).device))
 
     def encode_with_info(self, wave: np.ndarray, transcript: str | None = None) -> tuple[np.ndarray, ContentInfo]:
         wave = np.asarray(wave, np.float32).reshape(-1)
